@@ -1,0 +1,32 @@
+/**
+ * tsbpf: load, attach and read eBPF programs from TypeScript.
+ *
+ * @example
+ * ```ts
+ * import { loadObject } from "tsbpf";
+ * using obj = await loadObject("count.bpf.o");
+ * obj.attachAll();
+ * setTimeout(() => console.log([...obj.maps.counts.entries()]), 1000);
+ * ```
+ * @packageDocumentation
+ */
+export {
+  BpfError, SyscallError, NotSupportedError, VerifierError, ElfError, BtfError, ObjectError, CoreError,
+  ArgumentError, ClosedError, Errno, errnoName, errnoMessage,
+} from "./errors.js";
+export { loadObject, loadObjectSync, openObject, openObjectSync, loadCollection, BpfObject, runningKernelVersion, type LoadOptions } from "./collection/object.js";
+export { Variable, type VariableValue } from "./collection/variables.js";
+export type { AttachResult } from "./collection/attach.js";
+export { BpfMap, BPF_F_LOCK, isPerCpu, splitPerCpu, readMapInfo, mapTypeName, type MapOptions, type MapInfo, type UpdateMode } from "./map/map.js";
+export { decodeUint, type Raw } from "./map/bytes.js";
+export { Program, readProgramInfo, progTypeName, type ProgramLoadOptions, type ProgramInfo, type TestRunResult } from "./prog/program.js";
+export { Link, readLinkInfo, type LinkInfo } from "./link/link.js";
+export { attachTracepoint, tracepointId } from "./link/tracepoint.js";
+export { attachRawTracepoint } from "./link/raw-tracepoint.js";
+export { attachKprobe, type KprobeOptions } from "./link/kprobe.js";
+export { MapType, ProgramType, AttachType, LinkType } from "./spec/kernel-enums.js";
+export { loadCollectionSpec } from "./spec/index.js";
+export type { CollectionSpec, MapSpec, ProgramSpec, VariableSpec, InsnRelocation } from "./spec/types.js";
+export { ensureBpffs, tracefs } from "./sys/fs.js";
+export { possibleCpus, possibleCpuCount, onlineCpus } from "./sys/cpus.js";
+export { openDescriptorCount } from "./sys/fd.js";

@@ -1,0 +1,102 @@
+/**
+ * Gating and hygiene for tests that use the real kernel.
+ * - Outside CI, a kernel test without privileges is skipped with a printed reason.
+ * - In CI (CI=true) it runs regardless, so a missing privilege fails loudly.
+ * - Every kernel test fails if it leaves a BPF or perf descriptor open.
+ */
+import { test, type TestContext } from "node:test";
+import assert from "node:assert/strict";
+import { readdirSync, readlinkSync, existsSync, mkdirSync } from "node:fs";
+import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { tmpdir } from "node:os";
+
+const inCI = process.env.CI === "true" || process.env.CI === "1";
+
+function privilegeProblem(): string | undefined {
+  if (process.platform !== "linux") return "not Linux";
+  if (process.getuid?.() !== 0) return "not running as root (kernel tests need CAP_BPF/CAP_SYS_ADMIN): run `sudo npm test`";
+  return undefined;
+}
+
+const skipReason = inCI ? undefined : privilegeProblem();
+if (skipReason) console.log(`# kernel tests skipped: ${skipReason}`);
+
+/** The BPF/perf descriptors this process holds, by fd number. */
+export function bpfDescriptors(): string[] {
+  const out: string[] = [];
+  for (const fd of readdirSync("/proc/self/fd")) {
+    let target = "";
+    try {
+      target = readlinkSync(`/proc/self/fd/${fd}`);
+    } catch {
+      continue;
+    }
+    if (/anon_inode:(bpf|btf|\[perf_event\]|\[eventpoll\]|bpf_link|bpf-)/.test(target) || target.startsWith("anon_inode:bpf")) out.push(`${fd} -> ${target}`);
+  }
+  return out.sort();
+}
+
+/** A test that needs the kernel: skipped with a reason outside CI when unprivileged; checks for leaked fds. */
+export function ktest(name: string, fn: (t: TestContext) => unknown | Promise<unknown>): void {
+  test(name, { skip: skipReason }, async (t) => {
+    const before = bpfDescriptors();
+    await fn(t);
+    const after = bpfDescriptors();
+    const leaked = after.filter((d) => !before.includes(d));
+    assert.deepEqual(leaked, [], `test "${name}" leaked descriptors: ${leaked.join(", ")}`);
+  });
+}
+
+const here = dirname(fileURLToPath(import.meta.url));
+/** The repository root (works from src and from dist). */
+export const repoRoot = (() => {
+  let d = here;
+  while (!existsSync(join(d, "package.json"))) d = dirname(d);
+  return d;
+})();
+
+/** Path of a file under the repository root. */
+export function repoPath(...parts: string[]): string {
+  return join(repoRoot, ...parts);
+}
+
+let syscallerPath: string | undefined;
+/** Builds (once per process) the syscaller test helper with the system C compiler. */
+export function syscaller(): string {
+  if (syscallerPath) return syscallerPath;
+  const dir = join(tmpdir(), `tsbpf-test-${process.getuid?.() ?? 0}`);
+  mkdirSync(dir, { recursive: true });
+  const out = join(dir, `syscaller-${process.pid}`);
+  execFileSync("cc", ["-O2", "-o", out, repoPath("test", "helpers", "syscaller.c")]);
+  return (syscallerPath = out);
+}
+
+/** A started syscaller child: its pid, and `go()` which lets it run and resolves with its exit code. */
+export interface Syscaller {
+  pid: number;
+  go(): Promise<number>;
+}
+
+/** Starts `syscaller <args>` and waits until it has printed its pid. */
+export async function startSyscaller(...args: string[]): Promise<Syscaller> {
+  const child: ChildProcessWithoutNullStreams = spawn(syscaller(), args, { stdio: "pipe" });
+  const pid = await new Promise<number>((resolve, reject) => {
+    let buf = "";
+    child.stdout.on("data", (d: Buffer) => {
+      buf += d.toString();
+      if (buf.includes("\n")) resolve(Number(buf.trim()));
+    });
+    child.on("error", reject);
+    child.on("exit", (code) => reject(new Error(`syscaller exited early with ${code}`)));
+  });
+  return {
+    pid,
+    go: () => new Promise<number>((resolve) => {
+      child.removeAllListeners("exit");
+      child.on("exit", (code) => resolve(code ?? -1));
+      child.stdin.end("go\n");
+    }),
+  };
+}

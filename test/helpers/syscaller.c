@@ -1,0 +1,35 @@
+/*
+ * A child process for kernel tests: prints its pid, waits for a line on stdin, then makes an
+ * exact number of system calls and exits, so a test knows whom to filter on and what to expect.
+ *   syscaller getpid N | getppid N | read N SIZE (reads SIZE bytes from /dev/zero N times)
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+int main(int argc, char **argv) {
+  if (argc < 3) return 2;
+  long n = atol(argv[2]);
+  char line[16];
+  printf("%d\n", getpid());
+  fflush(stdout);
+  if (!fgets(line, sizeof line, stdin)) return 3;
+  if (!strcmp(argv[1], "getpid")) {
+    for (long i = 0; i < n; i++) syscall(SYS_getpid);
+  } else if (!strcmp(argv[1], "getppid")) {
+    for (long i = 0; i < n; i++) syscall(SYS_getppid);
+  } else if (!strcmp(argv[1], "read") && argc > 3) {
+    size_t size = (size_t)atol(argv[3]);
+    char *buf = malloc(size ? size : 1);
+    int fd = open("/dev/zero", O_RDONLY);
+    for (long i = 0; i < n; i++)
+      if (read(fd, buf, size) < 0) return 4;
+    close(fd);
+  } else {
+    return 2;
+  }
+  return 0;
+}
