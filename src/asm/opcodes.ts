@@ -49,35 +49,63 @@ export const BPF_K = 0x00;
 export const BPF_X = 0x08;
 
 // ALU operations (opcode & 0xf0).
+/** ALU op: dst += src. */
 export const BPF_ADD = 0x00;
+/** ALU op: dst -= src. */
 export const BPF_SUB = 0x10;
+/** ALU op: dst *= src. */
 export const BPF_MUL = 0x20;
+/** ALU op: dst /= src (unsigned; signed with off=1). */
 export const BPF_DIV = 0x30;
+/** ALU op: dst |= src. */
 export const BPF_OR = 0x40;
+/** ALU op: dst &= src. */
 export const BPF_AND = 0x50;
+/** ALU op: dst <<= src. */
 export const BPF_LSH = 0x60;
+/** ALU op: dst >>= src (logical). */
 export const BPF_RSH = 0x70;
+/** ALU op: dst = -dst. */
 export const BPF_NEG = 0x80;
+/** ALU op: dst %= src. */
 export const BPF_MOD = 0x90;
+/** ALU op: dst ^= src. */
 export const BPF_XOR = 0xa0;
+/** ALU op: dst = src (sign-extending with off=8/16/32). */
 export const BPF_MOV = 0xb0;
+/** ALU op: dst >>= src (arithmetic). */
 export const BPF_ARSH = 0xc0;
+/** ALU op: byte swap (to/from le or be). */
 export const BPF_END = 0xd0;
 
 // Jump operations (opcode & 0xf0).
+/** Jump op: goto (unconditional). */
 export const BPF_JA = 0x00;
+/** Jump op: jump if ==. */
 export const BPF_JEQ = 0x10;
+/** Jump op: jump if > (unsigned). */
 export const BPF_JGT = 0x20;
+/** Jump op: jump if >= (unsigned). */
 export const BPF_JGE = 0x30;
+/** Jump op: jump if dst & src. */
 export const BPF_JSET = 0x40;
+/** Jump op: jump if !=. */
 export const BPF_JNE = 0x50;
+/** Jump op: jump if > (signed). */
 export const BPF_JSGT = 0x60;
+/** Jump op: jump if >= (signed). */
 export const BPF_JSGE = 0x70;
+/** Jump op: call a helper, subprogram or kfunc. */
 export const BPF_CALL = 0x80;
+/** Jump op: return r0. */
 export const BPF_EXIT = 0x90;
+/** Jump op: jump if < (unsigned). */
 export const BPF_JLT = 0xa0;
+/** Jump op: jump if <= (unsigned). */
 export const BPF_JLE = 0xb0;
+/** Jump op: jump if < (signed). */
 export const BPF_JSLT = 0xc0;
+/** Jump op: jump if <= (signed). */
 export const BPF_JSLE = 0xd0;
 
 // Atomic operation modifiers (imm of BPF_STX | BPF_ATOMIC).

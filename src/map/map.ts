@@ -163,6 +163,12 @@ export class BpfMap {
   }
 
   #what = (): string => `map ${this.name || mapTypeName(this.type)}`;
+  /** Operand names for error messages, built once so the hot paths allocate nothing. */
+  readonly #labels: Record<string, Record<string, string>> = {};
+  #label(op: string, part: string): string {
+    const byOp = (this.#labels[op] ??= {});
+    return (byOp[part] ??= `${op} ${this.#what()}: ${part}`);
+  }
 
   #key(key: Raw | null | undefined, op: string): Uint8Array | null {
     if (this.keySize === 0) {
@@ -170,12 +176,12 @@ export class BpfMap {
       return null;
     }
     if (key === null || key === undefined) throw new ArgumentError(`${op} ${this.#what()}: a key of ${this.keySize} bytes is required`);
-    return encodeInto(key, this.#keyScratch, () => `${op} ${this.#what()}: key`);
+    return encodeInto(key, this.#keyScratch, this.#label(op, "key"));
   }
 
   #value(value: Raw | Raw[], op: string): Uint8Array {
     if (Array.isArray(value)) return this.#perCpuValue(value, op);
-    return encodeInto(value, this.#valueScratch, () => `${op} ${this.#what()}: value${this.perCpu ? " (per-CPU maps take one value per possible CPU: pass an array of per-CPU values or all of them concatenated)" : ""}`);
+    return encodeInto(value, this.#valueScratch, this.#label(op, this.perCpu ? "value (per-CPU maps take one value per possible CPU: pass an array of per-CPU values or all of them concatenated)" : "value"));
   }
 
   #perCpuValue(values: Raw[], op: string): Uint8Array {

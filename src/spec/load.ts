@@ -2,7 +2,7 @@ import { Btf } from "../btf/btf.js";
 import { ObjectError } from "../errors.js";
 import { ElfType, Machine, SectionType, SymbolType, parseElf, type ElfRelocation, type ElfSymbol } from "../elf/index.js";
 import { readBtf } from "./btf-glue.js";
-import { btfMaps, dataMap, isDataSection, kconfigMap, legacyMaps } from "./maps.js";
+import { btfMaps, dataMap, isDataSection, kconfigMap, legacyMaps, objectSymbols } from "./maps.js";
 import { elfFunctions, isProgramFunction, linkProgram, type LinkContext } from "./programs.js";
 import type { CollectionSpec, MapSpec, ProgramSpec, VariableSpec } from "./types.js";
 
@@ -81,17 +81,22 @@ export function loadCollectionSpec(bytes: Uint8Array, opts: LoadCollectionSpecOp
       byOff.set(offset, m.name);
     }
   };
-  const mapSymbolOffset = (shndx: number, name: string): number | undefined =>
-    symbols.find((s) => s.shndx === shndx && s.name === name && s.type !== SymbolType.SECTION)?.value;
+  const symbolOffsets = (shndx: number) => {
+    const m = new Map<string, number>();
+    for (const s of objectSymbols(symbols, shndx)) if (!m.has(s.name)) m.set(s.name, s.value);
+    return m;
+  };
   const dataSections = new Map<number, string>();
   const mapSections = new Set<number>();
   for (const sec of elf.sections) {
     if (sec.name === "maps" && sec.type === SectionType.PROGBITS) {
       mapSections.add(sec.index);
-      for (const m of legacyMaps(elf, sec)) addMap(m, sec.index, mapSymbolOffset(sec.index, m.name));
+      const offs = symbolOffsets(sec.index);
+      for (const m of legacyMaps(elf, sec)) addMap(m, sec.index, offs.get(m.name));
     } else if (sec.name === ".maps" && sec.type === SectionType.PROGBITS) {
       mapSections.add(sec.index);
-      for (const m of btfMaps(elf, sec, btf, relocs.get(sec.index) ?? [])) addMap(m, sec.index, mapSymbolOffset(sec.index, m.name));
+      const offs = symbolOffsets(sec.index);
+      for (const m of btfMaps(elf, sec, btf, relocs.get(sec.index) ?? [])) addMap(m, sec.index, offs.get(m.name));
     } else if (isDataSection(sec)) {
       if (sec.size === 0) continue;
       const { map, variables: vars } = dataMap(elf, sec, btf);
@@ -101,6 +106,7 @@ export function loadCollectionSpec(bytes: Uint8Array, opts: LoadCollectionSpecOp
     }
   }
   const kconfig = kconfigMap(btf);
+  const kconfigNames = new Set(kconfig?.variables.map((v) => v.name));
   if (kconfig) {
     addMap(kconfig.map, -1);
     for (const v of kconfig.variables) if (!Object.hasOwn(variables, v.name)) variables[v.name] = v;
@@ -122,7 +128,7 @@ export function loadCollectionSpec(bytes: Uint8Array, opts: LoadCollectionSpecOp
       return mapOffsets.get(shndx)?.get(offset);
     },
     externKind: (name: string) => {
-      if (kconfig?.variables.some((v) => v.name === name)) return "kconfig";
+      if (kconfigNames.has(name)) return "kconfig";
       if (ksyms.has(name)) return "ksym";
       return name.startsWith("CONFIG_") || name.startsWith("LINUX_") ? "kconfig" : "ksym";
     },
@@ -143,4 +149,3 @@ export function loadCollectionSpec(bytes: Uint8Array, opts: LoadCollectionSpecOp
   return spec;
 }
 
-export type { Btf };

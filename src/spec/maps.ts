@@ -28,11 +28,23 @@ function newMap(name: string, section: string, definition: MapSpec["definition"]
   };
 }
 
+const symbolIndex = new WeakMap<readonly ElfSymbol[], Map<number, ElfSymbol[]>>();
+
 /** Symbols naming objects in section `shndx`, sorted by value then name (the null and section symbols excluded). */
 export function objectSymbols(symbols: readonly ElfSymbol[], shndx: number): ElfSymbol[] {
-  return symbols
-    .filter((s) => s.index > 0 && s.shndx === shndx && s.name !== "" && s.type !== SymbolType.SECTION && s.type !== SymbolType.FILE)
-    .sort((a, b) => a.value - b.value || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  let bySection = symbolIndex.get(symbols);
+  if (!bySection) {
+    bySection = new Map();
+    for (const s of symbols) {
+      if (s.index === 0 || s.name === "" || s.type === SymbolType.SECTION || s.type === SymbolType.FILE) continue;
+      let list = bySection.get(s.shndx);
+      if (!list) bySection.set(s.shndx, (list = []));
+      list.push(s);
+    }
+    for (const list of bySection.values()) list.sort((a, b) => a.value - b.value || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    symbolIndex.set(symbols, bySection);
+  }
+  return bySection.get(shndx) ?? [];
 }
 
 /**
@@ -212,7 +224,12 @@ export function btfMaps(elf: ElfFile, sec: ElfSection, btf: Btf | undefined, rel
   out.sort((a, b) => a.offset - b.offset || (a.def.spec.name < b.def.spec.name ? -1 : 1));
   // Initialisers: each relocation in .rel.maps points one `values` slot at a map or a program.
   for (const r of relocs) {
-    const entry = out.find((e) => r.offset >= e.offset && r.offset < e.offset + e.size);
+    let lo = 0, hi = out.length - 1, found = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (out[mid].offset <= r.offset) { found = mid; lo = mid + 1; } else hi = mid - 1;
+    }
+    const entry = found >= 0 && r.offset < out[found].offset + out[found].size ? out[found] : undefined;
     if (!entry) throw new ObjectError(`read maps: relocation at offset ${r.offset} in ${sec.name} is outside every map definition`);
     const m = entry.def.spec;
     if (entry.def.valuesBitOffset === undefined) throw new ObjectError(`read map ${m.name}: relocation at offset ${r.offset} but the map has no values field`);

@@ -29,6 +29,8 @@ export interface LinkContext {
   kernelVersion: number;
   /** Relocations per target section index. */
   relocs: Map<number, ElfRelocation[]>;
+  /** Cache: relocations per section index by instruction slot (built on first use). */
+  relocsBySlot?: Map<number, Map<number, ElfRelocation>>;
   /** Map name at (section index, byte offset) for maps sections (legacy and BTF). */
   mapAt: (shndx: number, offset: number, sym: ElfSymbol) => string | undefined;
   /** Data section names by index (global data maps). */
@@ -47,12 +49,18 @@ export interface LinkContext {
 export function elfFunctions(elf: ElfFile): Map<number, ElfFunction[]> {
   const out = new Map<number, ElfFunction[]>();
   const syms = elf.symbols;
+  const funcsBySection = new Map<number, ElfSymbol[]>();
+  for (const s of syms) {
+    if (s.index === 0 || s.type !== SymbolType.FUNC) continue;
+    let list = funcsBySection.get(s.shndx);
+    if (!list) funcsBySection.set(s.shndx, (list = []));
+    list.push(s);
+  }
   for (const sec of elf.sections) {
     if (sec.type !== SectionType.PROGBITS || !(sec.flags & SectionFlags.EXECINSTR) || sec.size === 0) continue;
     if (sec.size % INSN_SIZE !== 0) throw new ObjectError(`read programs: section ${sec.name} size ${sec.size} is not a multiple of ${INSN_SIZE}`);
     const nslots = sec.size / INSN_SIZE;
-    const fsyms = syms.filter((s) => s.shndx === sec.index && s.type === SymbolType.FUNC && s.index > 0)
-      .sort((a, b) => a.value - b.value || a.index - b.index);
+    const fsyms = (funcsBySection.get(sec.index) ?? []).sort((a, b) => a.value - b.value || a.index - b.index);
     const fns: ElfFunction[] = [];
     for (let i = 0; i < fsyms.length; i++) {
       const s = fsyms[i];
@@ -117,8 +125,13 @@ export function linkProgram(ctx: LinkContext, fns: Map<number, ElfFunction[]>, p
   };
 
   const findFunction = (sec: ElfSection, slot: number, what: string): ElfFunction => {
-    const list = fns.get(sec.index);
-    const f = list?.find((x) => slot >= x.start && slot < x.start + x.len);
+    const list = fns.get(sec.index) ?? [];
+    let lo = 0, hi = list.length - 1, f: ElfFunction | undefined;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (list[mid].start <= slot) { f = list[mid]; lo = mid + 1; } else hi = mid - 1;
+    }
+    if (f && slot >= f.start + f.len) f = undefined;
     if (!f) throw new ObjectError(`link ${where}: ${what} targets instruction ${slot} of section ${sec.name}, which is not in any function`);
     return f;
   };
@@ -139,17 +152,10 @@ export function linkProgram(ctx: LinkContext, fns: Map<number, ElfFunction[]>, p
     const sec = fn.section;
     const code = new Uint8Array(sec.data.subarray(fn.start * INSN_SIZE, (fn.start + fn.len) * INSN_SIZE));
     const v = new InstructionView(code, le);
-    const relocs = new Map<number, ElfRelocation>();
-    for (const r of ctx.relocs.get(sec.index) ?? []) {
-      const slot = r.offset / INSN_SIZE;
-      if (slot >= fn.start && slot < fn.start + fn.len) {
-        if (r.offset % INSN_SIZE !== 0) throw new ObjectError(`link ${where}: relocation at offset ${r.offset} in ${sec.name} is not on an instruction boundary`);
-        relocs.set(slot - fn.start, r);
-      }
-    }
+    const relocs = relocsBySlot(ctx, sec);
     for (let i = 0; i < fn.len; i++) {
       const op = v.opcode(i);
-      const r = relocs.get(i);
+      const r = relocs.get(fn.start + i);
       const at = base + i;
       if (op === BPF_CALL_OP) {
         let target: { sec: ElfSection; slot: number } | undefined;
@@ -273,4 +279,23 @@ export function linkProgram(ctx: LinkContext, fns: Map<number, ElfFunction[]>, p
     if (lineInfo.length) spec.lineInfo = lineInfo;
   }
   return spec;
+}
+
+function relocsBySlot(ctx: LinkContext, sec: ElfSection): Map<number, ElfRelocation> {
+  ctx.relocsBySlot ??= new Map();
+  let m = ctx.relocsBySlot.get(sec.index);
+  if (!m) {
+    m = new Map();
+    for (const r of ctx.relocs.get(sec.index) ?? []) {
+      if (r.type === BpfRelocType.R_BPF_NONE) continue;
+      if (r.offset % INSN_SIZE !== 0 || r.offset >= sec.size) {
+        throw new ObjectError(`read relocations of ${sec.name}: offset ${r.offset} is not an instruction in the section (${sec.size} bytes)`);
+      }
+      const slot = r.offset / INSN_SIZE;
+      if (m.has(slot)) throw new ObjectError(`read relocations of ${sec.name}: two relocations for instruction ${slot}`);
+      m.set(slot, r);
+    }
+    ctx.relocsBySlot.set(sec.index, m);
+  }
+  return m;
 }
