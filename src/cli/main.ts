@@ -1,0 +1,128 @@
+/**
+ * The `tsbpf` command. Read commands take `--json`. Exit codes: 0 success, 1 operation failed
+ * (the message says why and what to do), 2 usage error.
+ */
+import { readFileSync } from "node:fs";
+import { BpfError } from "../errors.js";
+import { Cmd, getNextId } from "../sys/bpf.js";
+import { BpfMap } from "../map/map.js";
+import { Program } from "../prog/program.js";
+import { openObjectSync } from "../collection/object.js";
+import { mapTypeName } from "../map/map.js";
+import { progTypeName } from "../prog/program.js";
+
+const usage = `usage: tsbpf <command> [options]
+
+commands:
+  inspect OBJ            maps, programs and relocations of a BPF object file
+  prog list              programs loaded in the kernel
+  map list               maps in the kernel
+  map dump ID|PIN        the entries of a map (hex)
+  --version              print the version
+
+options: --json (machine-readable output on read commands), --help`;
+
+class UsageError extends Error {}
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version: string };
+  return pkg.version;
+}
+
+const hex = (b: Uint8Array) => [...b].map((x) => x.toString(16).padStart(2, "0")).join(" ");
+
+function* ids(cmd: number): IterableIterator<number> {
+  let id = 0;
+  for (;;) {
+    const next = getNextId(cmd, id);
+    if (next === undefined) return;
+    yield (id = next);
+  }
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n");
+}
+
+function openMap(arg: string): BpfMap {
+  return /^\d+$/.test(arg) ? BpfMap.fromId(Number(arg)) : BpfMap.openPinned(arg);
+}
+
+/** Runs the command line `argv` (without node and script); returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const json = argv.includes("--json");
+  const args = argv.filter((a) => a !== "--json");
+  const out = (v: unknown, text: () => string) => console.log(json ? JSON.stringify(v, (_, x) => (typeof x === "bigint" ? x.toString() : x), 2) : text());
+  try {
+    const [cmd, sub, arg] = args;
+    if (!cmd || cmd === "--help" || cmd === "-h" || cmd === "help") {
+      console.log(usage);
+      return cmd ? 0 : 2;
+    }
+    if (cmd === "--version" || cmd === "-V" || cmd === "version") {
+      console.log(version());
+      return 0;
+    }
+    if (cmd === "inspect") {
+      if (!sub) throw new UsageError("inspect needs an object file");
+      const spec = openObjectSync(sub);
+      const maps = Object.values(spec.maps).map((m) => ({ name: m.name, type: mapTypeName(m.type), keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries, flags: m.flags, definition: m.definition }));
+      const programs = Object.values(spec.programs).map((p) => ({ name: p.name, section: p.section, type: progTypeName(p.type), instructions: p.instructions.length / 8, relocations: p.relocations.length, coreRelocations: p.coreRelocations.length, autoAttach: p.autoAttach }));
+      out({ name: spec.name, license: spec.license, kernelVersion: spec.kernelVersion, btf: !!spec.btf, maps, programs, variables: Object.values(spec.variables) }, () => [
+        `object ${spec.name}: license "${spec.license}", ${spec.btf ? "with" : "without"} BTF`,
+        "", "maps:",
+        table([["NAME", "TYPE", "KEY", "VALUE", "MAX", "FLAGS", "FROM"], ...maps.map((m) => [m.name, m.type, String(m.keySize), String(m.valueSize), String(m.maxEntries), `0x${m.flags.toString(16)}`, m.definition])]),
+        "", "programs:",
+        table([["NAME", "SECTION", "TYPE", "INSNS", "RELOCS", "CO-RE"], ...programs.map((p) => [p.name, p.section, p.type, String(p.instructions), String(p.relocations), String(p.coreRelocations)])]),
+      ].join("\n"));
+      return 0;
+    }
+    if (cmd === "prog" && sub === "list") {
+      const rows: Array<{ id: number; name: string; type: string; tag: string; maps: number[]; verifiedInstructions: number }> = [];
+      for (const id of ids(Cmd.PROG_GET_NEXT_ID)) {
+        try {
+          using p = Program.fromId(id);
+          const i = p.info();
+          rows.push({ id, name: i.name, type: i.typeName, tag: i.tag, maps: i.mapIds, verifiedInstructions: i.verifiedInstructions });
+        } catch {
+          /* gone between listing and opening */
+        }
+      }
+      out(rows, () => table([["ID", "NAME", "TYPE", "TAG", "MAPS"], ...rows.map((r) => [String(r.id), r.name, r.type.toLowerCase(), r.tag, r.maps.join(",")])]));
+      return 0;
+    }
+    if (cmd === "map" && sub === "list") {
+      const rows: Array<{ id: number; name: string; type: string; keySize: number; valueSize: number; maxEntries: number; flags: number }> = [];
+      for (const id of ids(Cmd.MAP_GET_NEXT_ID)) {
+        try {
+          using m = BpfMap.fromId(id);
+          const i = m.info();
+          rows.push({ id, name: i.name, type: mapTypeName(i.type), keySize: i.keySize, valueSize: i.valueSize, maxEntries: i.maxEntries, flags: i.flags });
+        } catch {
+          /* gone */
+        }
+      }
+      out(rows, () => table([["ID", "NAME", "TYPE", "KEY", "VALUE", "MAX"], ...rows.map((r) => [String(r.id), r.name, r.type, String(r.keySize), String(r.valueSize), String(r.maxEntries)])]));
+      return 0;
+    }
+    if (cmd === "map" && sub === "dump") {
+      if (!arg) throw new UsageError("map dump needs a map id or a pinned path");
+      using m = openMap(arg);
+      const entries = m.dump().map(([k, v]) => ({ key: hex(k), value: hex(v) }));
+      out(entries, () => entries.map((e) => `key: ${e.key}  value: ${e.value}`).join("\n") + `\n${entries.length} entries`);
+      return 0;
+    }
+    throw new UsageError(`unknown command: ${args.join(" ")}`);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      console.error(`tsbpf: ${e.message}\n\n${usage}`);
+      return 2;
+    }
+    if (e instanceof BpfError) {
+      console.error(`tsbpf: ${e.message}`);
+      return 1;
+    }
+    throw e;
+  }
+}
