@@ -14,7 +14,9 @@ import { readFile } from "node:fs/promises";
 import { readFileSync, existsSync } from "node:fs";
 import { basename } from "node:path";
 import { release } from "node:os";
-import { ArgumentError, BpfError, ObjectError, NotSupportedError } from "../errors.js";
+import { ArgumentError, BpfError, ObjectError, NotSupportedError, VerifierError } from "../errors.js";
+import { coreErrorForVerifier, relocateProgram } from "../btf/core.js";
+import { loadKernelBtf } from "../btf/kernel.js";
 import type { CollectionSpec, MapSpec, ProgramSpec } from "../spec/types.js";
 import { loadCollectionSpec } from "../spec/index.js";
 import { MapType } from "../spec/kernel-enums.js";
@@ -258,12 +260,10 @@ const BPF_PSEUDO_MAP_FD = 1;
 const BPF_PSEUDO_MAP_VALUE = 2;
 
 function loadProgramSpec(spec: CollectionSpec, p: ProgramSpec, maps: Record<string, BpfMap>, o: { btfFd?: FD; kernVersion: number; logLevel?: number }): Program {
-  if (p.coreRelocations.length > 0) {
-    throw new NotSupportedError(`CO-RE relocation (program ${p.name} has ${p.coreRelocations.length})`, {
-      hint: "this build of tsbpf does not apply CO-RE relocations yet; build the program without BPF_CORE_READ/preserve_access_index, or load it with libbpf for now",
-    });
-  }
   const insns = p.instructions.slice();
+  // CO-RE: relocate against the kernel's BTF before map relocations; poisoned instructions are
+  // remembered so a verifier rejection at one of them names the relocation.
+  const coreFailures = relocateProgram(p.name, insns, p.coreRelocations, spec.btf, () => loadKernelBtf(), { littleEndian: spec.littleEndian });
   const dv = new DataView(insns.buffer);
   const le = spec.littleEndian;
   const setSrc = (slot: number, src: number) => {
@@ -304,11 +304,15 @@ function loadProgramSpec(spec: CollectionSpec, p: ProgramSpec, maps: Record<stri
     });
   }
   const sourceLines: SourceLine[] = (p.lineInfo ?? []).map((l) => ({ insnOff: l.insnOff, fileName: l.fileName, line: l.line, col: l.col, text: l.text }));
-  return Program.load({
-    name: p.name, type: p.type, expectedAttachType: p.expectedAttachType, instructions: insns,
-    license: p.license || spec.license, kernelVersion: o.kernVersion, progFlags: p.sleepable ? 16 /* BPF_F_SLEEPABLE */ : 0,
-    btfFd: o.btfFd?.value, funcInfo, lineInfo, sourceLines, logLevel: o.logLevel,
-  });
+  try {
+    return Program.load({
+      name: p.name, type: p.type, expectedAttachType: p.expectedAttachType, instructions: insns,
+      license: p.license || spec.license, kernelVersion: o.kernVersion, progFlags: p.sleepable ? 16 /* BPF_F_SLEEPABLE */ : 0,
+      btfFd: o.btfFd?.value, funcInfo, lineInfo, sourceLines, logLevel: o.logLevel,
+    });
+  } catch (e) {
+    throw (e instanceof VerifierError && coreErrorForVerifier(e, coreFailures)) || e;
+  }
 }
 
 /** A loaded BPF object: its maps, programs and global variables. Disposable: closing it closes them all. */

@@ -1,0 +1,50 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { ktest, repoPath, startSyscaller } from "../helpers/kernel.js";
+import { loadObject, ProgramType } from "../../src/index.js";
+import { enableStats } from "../../src/sys/bpf.js";
+
+ktest("the fd leak check fails a test that leaks a descriptor", () => {
+  // A nested test runner reports to its parent when NODE_TEST_CONTEXT is set: run it standalone.
+  const env: NodeJS.ProcessEnv = { ...process.env, CI: "true" };
+  delete env.NODE_TEST_CONTEXT;
+  const r = spawnSync(process.execPath, ["--test", repoPath("dist", "test", "fixtures", "leaky.js")], { encoding: "utf8", env });
+  assert.notEqual(r.status, 0, "the leaky test file must fail");
+  assert.match(r.stdout + r.stderr, /leaked descriptors: \d+ -> anon_inode:bpf-map/);
+});
+
+ktest("load options: max_entries overrides and a subset of programs", async () => {
+  using o = await loadObject(repoPath("test", "bpf", "test_run.bpf.o"), { programs: ["sock_len"] });
+  assert.deepEqual(Object.keys(o.programs), ["sock_len"]);
+  assert.equal(o.program("sock_len").type, ProgramType.SOCKET_FILTER);
+  using l = await loadObject(repoPath("test", "bpf", "legacy_maps.bpf.o"), { maxEntries: { getpid_calls: 77 } });
+  assert.equal(l.map("getpid_calls").info().maxEntries, 77);
+  await assert.rejects(loadObject(repoPath("test", "bpf", "legacy_maps.bpf.o"), { maxEntries: { nope: 1 } }), /getpid_calls/);
+});
+
+ktest("BPF_ENABLE_STATS: run time and run count grow while stats are on", async () => {
+  const child = await startSyscaller("getpid", "20");
+  using o = await loadObject(repoPath("test", "bpf", "legacy_maps.bpf.o"));
+  o.attachAll({ strict: true });
+  {
+    using _stats = enableStats();
+    assert.equal(await child.go(), 0);
+    const info = o.program("count_getpid").info();
+    assert.ok(info.runCount >= 20n, `run count ${info.runCount}`);
+    assert.ok(info.runTimeNs > 0n);
+  }
+});
+
+ktest("without privileges, bpf() errors say which capability is missing", () => {
+  const script = `
+    import { BpfMap, MapType, SyscallError } from ${JSON.stringify(repoPath("dist", "src", "index.js"))};
+    try { BpfMap.create({ type: MapType.HASH, keySize: 4, valueSize: 4, maxEntries: 1, name: "t_eperm" }); console.log("created"); }
+    catch (e) { console.log(JSON.stringify({ cls: e.constructor.name, errno: e.errno, message: e.message })); }`;
+  const r = spawnSync("setpriv", ["--inh-caps=-all", "--bounding-set=-all", process.execPath, "--input-type=module", "-e", script], { encoding: "utf8" });
+  assert.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout) as { cls: string; errno: number; message: string };
+  assert.equal(out.cls, "SyscallError");
+  assert.equal(out.errno, 1);
+  assert.match(out.message, /create map t_eperm: BPF_MAP_CREATE failed: operation not permitted \(EPERM\)/);
+  assert.match(out.message, /run as root, or grant CAP_BPF/);
+});
