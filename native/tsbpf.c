@@ -295,6 +295,11 @@ static napi_value js_dup(napi_env env, napi_callback_info info) {
     napi_set_named_property(env, exports, name, f);                                   \
   } while (0)
 
+/* Other native files register their functions here (events.c: ring/perf buffers and polling;
+ * net.c: netlink and socket calls). */
+void tsbpf_register_events(napi_env env, napi_value exports);
+void tsbpf_register_net(napi_env env, napi_value exports);
+
 static napi_value init(napi_env env, napi_value exports) {
   EXPORT("bpf", js_bpf);
   EXPORT("addressOf", js_address_of);
@@ -311,6 +316,8 @@ static napi_value init(napi_env env, napi_value exports) {
   EXPORT("mount", js_mount);
   EXPORT("setrlimit", js_setrlimit);
   EXPORT("dup", js_dup);
+  tsbpf_register_events(env, exports);
+  tsbpf_register_net(env, exports);
   return exports;
 }
 
