@@ -30,3 +30,4 @@ export type { CollectionSpec, MapSpec, ProgramSpec, VariableSpec, InsnRelocation
 export { ensureBpffs, tracefs } from "./sys/fs.js";
 export { possibleCpus, possibleCpuCount, onlineCpus } from "./sys/cpus.js";
 export { openDescriptorCount } from "./sys/fd.js";
+export { probeMapType, probeProgramType, probeHelper, probeBtfKind, probeAll, type ProbeResult } from "./features/probe.js";
