@@ -1,0 +1,56 @@
+// The example drivers, run as a user would (node dist/examples/...), with their output asserted.
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { ktest, repoPath, startSyscaller } from "../helpers/kernel.js";
+
+/** Runs an example to completion, returning stdout, stderr and the exit code. */
+function runExample(path: string, args: string[], whileRunning?: () => Promise<void>): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [repoPath("dist", "examples", ...path.split("/")), ...args], { stdio: "pipe" });
+    let stdout = "";
+    let stderr = "";
+    let started = false;
+    // The drivers announce that they are attached ("attached ..." / "Counting ..."): then act.
+    const check = () => {
+      if (!started && /attached|Counting/.test(stderr + stdout)) {
+        started = true;
+        whileRunning?.().catch(reject);
+      }
+    };
+    child.stdout.on("data", (d: Buffer) => { stdout += d.toString(); check(); });
+    child.stderr.on("data", (d: Buffer) => { stderr += d.toString(); check(); });
+    child.on("error", reject);
+    child.on("exit", (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+ktest("syscount (main demo) counts a child's system calls and prints it in the table", async () => {
+  const child = await startSyscaller("getpid", "3000");
+  const { code, stdout, stderr } = await runExample("syscount/syscount.js", ["--duration", "2", "--pid", String(child.pid)], async () => {
+    assert.equal(await child.go(), 0);
+  });
+  assert.equal(code, 0, stderr);
+  const row = stdout.split("\n").find((l) => l.trim().startsWith(String(child.pid)));
+  assert.ok(row, stdout);
+  // 3000 getpid calls plus the few the C runtime makes on exit.
+  const n = Number(row.trim().split(/\s+/).pop());
+  assert.ok(n >= 3000 && n < 3100, `counted ${n}`);
+});
+
+ktest("memcpy_stat prints the seed's histogram table; reads of 100 bytes land in 65-128", async () => {
+  const child = await startSyscaller("read", "500", "100");
+  const { code, stdout, stderr } = await runExample("memcpy_stat/memcpy_stat.js", ["--interval", "1.5", "--count", "1"], async () => {
+    assert.equal(await child.go(), 0);
+  });
+  assert.equal(code, 0, stderr);
+  const lines = stdout.split("\n");
+  assert.equal(lines[0], "        Size            Count");
+  assert.match(lines[1]!, /^ {3}0 {20}\d+$/);
+  const row = lines.find((l) => l.startsWith("  65 -  128"));
+  assert.ok(row && Number(row.slice(24)) >= 500, `row: ${row}`);
+  assert.match(stdout, /^ 961 - 1024\* {12}\d+$/m);
+  assert.match(stdout, /\* Size > 1024 have been counted in this interval/);
+  if (!/kprobe/.test(stderr.split("\n").find((l) => l.startsWith("attached")) ?? "")) {
+    assert.match(stderr, /CONFIG_KPROBES; using tracepoint\/syscalls\/sys_enter_read instead/);
+  }
+});
