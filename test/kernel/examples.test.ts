@@ -1,6 +1,9 @@
 // The example drivers, run as a user would (node dist/examples/...), with their output asserted.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { ktest, repoPath, startSyscaller } from "../helpers/kernel.js";
 
 /** Runs an example to completion, returning stdout, stderr and the exit code. */
@@ -52,5 +55,36 @@ ktest("memcpy_stat prints the seed's histogram table; reads of 100 bytes land in
   assert.match(stdout, /\* Size > 1024 have been counted in this interval/);
   if (!/kprobe/.test(stderr.split("\n").find((l) => l.startsWith("attached")) ?? "")) {
     assert.match(stderr, /CONFIG_KPROBES; using tracepoint\/syscalls\/sys_enter_read instead/);
+  }
+});
+
+ktest("ovfs (nimbpf seed) traces overlayfs reads per process, or says why it cannot", async () => {
+  const kprobes = existsSync("/sys/bus/event_source/devices/kprobe/type") || process.env.TSBPF_EXPECT_KPROBES === "1";
+  if (!kprobes) {
+    const { code, stderr } = await runExample("ovfs/ovfs.js", ["--count", "1"]);
+    assert.equal(code, 1);
+    assert.match(stderr, /not attached: trace_ovl_read_iter: .*CONFIG_KPROBES/);
+    assert.match(stderr, /nothing to trace on this kernel/);
+    return;
+  }
+  // A private overlay mount with a 64 KiB file, read by dd once the driver is attached.
+  const dir = mkdtempSync(join(tmpdir(), "tsbpf-ovfs-"));
+  for (const d of ["lower", "upper", "work", "merged"]) mkdirSync(join(dir, d));
+  writeFileSync(join(dir, "lower", "data"), Buffer.alloc(65536, 7));
+  execFileSync("mount", ["-t", "overlay", "overlay", "-o", `lowerdir=${dir}/lower,upperdir=${dir}/upper,workdir=${dir}/work`, join(dir, "merged")]);
+  try {
+    let ddPid = 0;
+    const { code, stdout, stderr } = await runExample("ovfs/ovfs.js", ["--interval", "2", "--count", "1"], async () => {
+      const dd = spawn("dd", [`if=${join(dir, "merged", "data")}`, "of=/dev/null", "bs=4096"], { stdio: "ignore" });
+      ddPid = dd.pid!;
+      await new Promise((r) => dd.on("exit", r));
+    });
+    assert.equal(code, 0, stderr);
+    const row = stdout.split("\n").find((l) => l.trim().split(/\s+/)[0] === String(ddPid));
+    assert.ok(row, `dd (${ddPid}) in:\n${stdout}`);
+    assert.equal(Number(row.trim().split(/\s+/)[1]), 65536);
+  } finally {
+    execFileSync("umount", [join(dir, "merged")]);
+    rmSync(dir, { recursive: true, force: true });
   }
 });
