@@ -15,7 +15,9 @@ export {
   ArgumentError, ClosedError, Errno, errnoName, errnoMessage,
 } from "./errors.js";
 export { loadObject, loadObjectSync, openObject, openObjectSync, loadCollection, BpfObject, runningKernelVersion, type LoadOptions } from "./collection/object.js";
-export { Variable, type VariableValue } from "./collection/variables.js";
+export { Variable, setVariable, type VariableValue, type GlobalSection } from "./collection/variables.js";
+export { TypedMap, type TypedMapOptions } from "./map/typed.js";
+export { codecFor, codecForName, typeScriptType, type Codec, type EncodeInput, type EncodeOptions, type TypeScriptTypeOptions } from "./codec/index.js";
 export type { AttachResult } from "./collection/attach.js";
 export { BpfMap, BPF_F_LOCK, isPerCpu, splitPerCpu, readMapInfo, mapTypeName, type MapOptions, type MapInfo, type UpdateMode } from "./map/map.js";
 export { decodeUint, type Raw } from "./map/bytes.js";

@@ -24,12 +24,15 @@ import { BpfMap } from "../map/map.js";
 import { Program } from "../prog/program.js";
 import type { SourceLine } from "../prog/verifier.js";
 import { btfLoad } from "../sys/bpf.js";
+import { sanitizeBtf } from "../btf/writer.js";
+import { probeBtfKind } from "../features/probe.js";
 import type { FD } from "../sys/fd.js";
 import { ensureBpffs } from "../sys/fs.js";
 import { possibleCpuCount } from "../sys/cpus.js";
 import { encodeVariable, Variable, type VariableValue } from "./variables.js";
 import { attachProgram, type AttachResult } from "./attach.js";
 import type { Link } from "../link/link.js";
+import { resolveAttachBtf } from "../link/tracing.js";
 
 /** BPF_F_MMAPABLE: global data maps are created mappable so variables are read and written in place. */
 const BPF_F_MMAPABLE = 0x400;
@@ -126,23 +129,15 @@ export function loadCollection(spec: CollectionSpec, opts: LoadOptions = {}): Bp
       }
       const buf = data.get(v.map);
       if (!buf) throw new ObjectError(`set variable ${name}: its section ${v.map} holds no data`);
-      buf.set(encodeVariable(v, value), v.offset);
+      buf.set(encodeVariable(v, value, spec.btf), v.offset);
     }
     for (const name of Object.keys(opts.maxEntries ?? {})) {
       if (!spec.maps[name]) throw new ArgumentError(`set max_entries of map ${name}: the object has no such map (it has: ${Object.keys(spec.maps).join(", ")})`);
     }
 
     // The object's BTF goes to the kernel so maps and programs carry types and source lines.
-    let btfFd: FD | undefined;
-    if (spec.btfBytes) {
-      const r = btfLoad(spec.btfBytes, new Uint8Array(64 * 1024));
-      if ("errno" in r) {
-        warn(`load BTF of ${spec.name}: the kernel refused it (errno ${r.errno}); continuing without BTF, so maps have no type info and verifier messages no source lines${r.log ? `: ${r.log.trim().split("\n").slice(-2).join(" ")}` : ""}`);
-      } else {
-        btfFd = r;
-        owned.push(r);
-      }
-    }
+    const btfFd = loadObjectBtf(spec, warn);
+    if (btfFd) owned.push(btfFd);
 
     const maps: Record<string, BpfMap> = {};
     const wanted = opts.programs ? new Set(opts.programs) : undefined;
@@ -189,6 +184,30 @@ export function loadCollection(spec: CollectionSpec, opts: LoadOptions = {}): Bp
     for (const o of owned.reverse()) o.close();
     throw e;
   }
+}
+
+/**
+ * Loads the object's BTF into the kernel. If the kernel refuses it, the BTF is sanitized for the
+ * kinds this kernel lacks (probed) and tried again; failing that, the object loads without BTF.
+ */
+function loadObjectBtf(spec: CollectionSpec, warn: (m: string) => void): FD | undefined {
+  if (!spec.btfBytes) return undefined;
+  let r = btfLoad(spec.btfBytes, new Uint8Array(64 * 1024));
+  if (!("errno" in r)) return r;
+  if (spec.btf) {
+    const has = (k: Parameters<typeof probeBtfKind>[0]) => probeBtfKind(k).supported;
+    const support = { declTag: has("decl_tag"), typeTag: has("type_tag"), float: has("float"), enum64: has("enum64"), funcLinkage: has("func"), datasec: has("datasec") };
+    if (Object.values(support).some((v) => !v)) {
+      const again = btfLoad(sanitizeBtf(spec.btf, support), new Uint8Array(64 * 1024));
+      if (!("errno" in again)) {
+        warn(`load BTF of ${spec.name}: the kernel lacks some BTF kinds (${Object.entries(support).filter(([, v]) => !v).map(([k]) => k).join(", ")}); loaded a sanitized copy`);
+        return again;
+      }
+      r = again;
+    }
+  }
+  warn(`load BTF of ${spec.name}: the kernel refused it (errno ${r.errno}); continuing without BTF, so maps have no type info and verifier messages no source lines${r.log ? `: ${r.log.trim().split("\n").slice(-2).join(" ")}` : ""}`);
+  return undefined;
 }
 
 function createMap(spec: CollectionSpec, m: MapSpec, o: { btfFd?: FD; maxEntries?: number; pinPath?: string; data?: Uint8Array; warn: (m: string) => void }): BpfMap {
@@ -304,14 +323,19 @@ function loadProgramSpec(spec: CollectionSpec, p: ProgramSpec, maps: Record<stri
     });
   }
   const sourceLines: SourceLine[] = (p.lineInfo ?? []).map((l) => ({ insnOff: l.insnOff, fileName: l.fileName, line: l.line, col: l.col, text: l.text }));
+  // Tracing, LSM and freplace programs name their target at load time (attach_btf_id).
+  const attach = resolveAttachBtf(p);
   try {
     return Program.load({
       name: p.name, type: p.type, expectedAttachType: p.expectedAttachType, instructions: insns,
       license: p.license || spec.license, kernelVersion: o.kernVersion, progFlags: p.sleepable ? 16 /* BPF_F_SLEEPABLE */ : 0,
       btfFd: o.btfFd?.value, funcInfo, lineInfo, sourceLines, logLevel: o.logLevel,
+      attachBtfId: attach?.attachBtfId, attachBtfObjFd: attach?.attachBtfObjFd?.value, attachProgFd: attach?.attachProgFd,
     });
   } catch (e) {
-    throw (e instanceof VerifierError && coreErrorForVerifier(e, coreFailures)) || e;
+    throw (e instanceof VerifierError && coreErrorForVerifier(e, coreFailures)) || attach?.explainLoadError(e) || e;
+  } finally {
+    attach?.close();
   }
 }
 
@@ -325,6 +349,12 @@ export class BpfObject {
   readonly programs: Readonly<Record<string, Program>>;
   /** Global variables by name, read and written in place in the data maps' shared memory. */
   readonly variables: Readonly<Record<string, Variable>>;
+  /**
+   * Global variables by section (`.rodata`, `.data`, `.bss`, `.data.custom`, ...), as objects
+   * whose properties read and write the variables by name, decoded by their BTF types:
+   * `obj.sections[".data.custom"].calls`. See {@link bss}.
+   */
+  readonly sections: Readonly<Record<string, Record<string, any>>>;
   readonly #btf: FD | undefined;
   readonly #links: Link[] = [];
   #closed = false;
@@ -334,14 +364,51 @@ export class BpfObject {
     this.maps = maps;
     this.programs = programs;
     this.#btf = btf;
+    // Maps learn their key/value types from the object's BTF, for map.typed().
+    if (spec.btf) {
+      for (const m of Object.values(spec.maps)) {
+        const map = maps[m.name];
+        if (map && !map.btf && (m.btfKeyTypeId || m.btfValueTypeId)) map.setBtf(spec.btf, m.btfKeyTypeId, m.btfValueTypeId);
+      }
+    }
     const variables: Record<string, Variable> = {};
+    const bySection: Record<string, Variable[]> = {};
     for (const v of Object.values(spec.variables)) {
       const map = maps[v.map];
       if (!map || map.type !== MapType.ARRAY) continue;
       const constant = v.constant;
-      variables[v.name] = new Variable(v, () => map.memory({ writable: !constant }));
+      const variable = new Variable(v, () => map.memory({ writable: !constant }), spec.btf);
+      variables[v.name] = variable;
+      (bySection[v.map] ??= []).push(variable);
     }
     this.variables = variables;
+    const sections: Record<string, Record<string, any>> = {};
+    for (const name of [".rodata", ".data", ".bss", ...Object.keys(bySection)]) sections[name] ??= Variable.section(name, bySection[name] ?? []);
+    this.sections = sections;
+  }
+
+  /**
+   * The `.rodata` variables (`const volatile` globals) by name, decoded: `obj.rodata.targ_pid`.
+   * Set them before load with the `constants` load option; assigning after load throws BpfError
+   * E_READ_ONLY (the map is frozen).
+   */
+  get rodata(): Record<string, any> {
+    return this.sections[".rodata"]!;
+  }
+
+  /** The `.data` variables (initialised globals) by name, read and written in place. */
+  get data(): Record<string, any> {
+    return this.sections[".data"]!;
+  }
+
+  /**
+   * The `.bss` variables (zero-initialised globals) by name, read and written in place in the
+   * map the program uses: `obj.bss.counter` reads the current value, `obj.bss.counter = 0n`
+   * writes it. Values are decoded by BTF type (u64 as bigint, structs as objects, char[] as
+   * strings); unknown names throw ArgumentError.
+   */
+  get bss(): Record<string, any> {
+    return this.sections[".bss"]!;
   }
 
   /** The BTF descriptor loaded into the kernel for this object, if the kernel accepted it. */

@@ -27,6 +27,8 @@ export function mapTypeName(type: number): string {
   return enumMapTypeName(type)?.toLowerCase() ?? `map type ${type}`;
 }
 import { encodeInto, type Raw } from "./bytes.js";
+import type { Btf } from "../btf/btf.js";
+import { TypedMap, type TypedMapOptions } from "./typed.js";
 
 /** How `update` treats an existing key: `any` (create or replace), `noexist` (create only), `exist` (replace only). */
 export type UpdateMode = "any" | "noexist" | "exist";
@@ -101,9 +103,19 @@ export class BpfMap {
   #valueScratch: Uint8Array;
   #pinnedAt: string | undefined;
   #mapped: { buf: ArrayBuffer; writable: boolean } | undefined;
+  #btf: Btf | undefined;
+  #btfKeyTypeId = 0;
+  #btfValueTypeId = 0;
+  #typed: TypedMap | undefined;
 
-  /** Wraps an open descriptor; the map takes ownership of `fd`. */
-  constructor(fd: FD, props: { name: string; type: number; keySize: number; valueSize: number; maxEntries: number; flags: number }) {
+  /**
+   * Wraps an open descriptor; the map takes ownership of `fd`. `btf` with `btfKeyTypeId` /
+   * `btfValueTypeId` (ids in that BTF, 0 for none) describe keys and values for {@link typed}.
+   */
+  constructor(fd: FD, props: {
+    name: string; type: number; keySize: number; valueSize: number; maxEntries: number; flags: number;
+    btf?: Btf; btfKeyTypeId?: number; btfValueTypeId?: number;
+  }) {
     this.fd = fd;
     this.name = props.name;
     this.type = props.type;
@@ -115,6 +127,50 @@ export class BpfMap {
     this.userValueSize = this.perCpu ? ((props.valueSize + 7) & ~7) * possibleCpuCount() : props.valueSize;
     this.#keyScratch = new Uint8Array(props.keySize);
     this.#valueScratch = new Uint8Array(this.userValueSize);
+    if (props.btf) this.setBtf(props.btf, props.btfKeyTypeId ?? 0, props.btfValueTypeId ?? 0);
+  }
+
+  /** The BTF describing keys and values, if known (set for maps of a loaded object whose spec has BTF). */
+  get btf(): Btf | undefined {
+    return this.#btf;
+  }
+
+  /** BTF type id of the key in {@link btf}, 0 when none. */
+  get btfKeyTypeId(): number {
+    return this.#btfKeyTypeId;
+  }
+
+  /** BTF type id of the value in {@link btf} (a DATASEC for global data), 0 when none. */
+  get btfValueTypeId(): number {
+    return this.#btfValueTypeId;
+  }
+
+  /**
+   * Records the BTF types of keys and values (the object loader does this for its maps), so that
+   * {@link typed} can decode them. Replaces what was set before.
+   */
+  setBtf(btf: Btf | undefined, keyTypeId: number, valueTypeId: number): void {
+    this.#btf = btf;
+    this.#btfKeyTypeId = btf ? keyTypeId : 0;
+    this.#btfValueTypeId = btf ? valueTypeId : 0;
+    this.#typed = undefined;
+  }
+
+  /**
+   * A view that takes and returns decoded values (structs as objects, u64 as bigint, enums by
+   * name, char arrays as strings; see codecFor), using the map's BTF key and value types. Per-CPU
+   * maps return one value per possible CPU. `opts` supplies codecs, type ids or type names for maps
+   * without BTF types (or overrides them). The raw methods stay as they are.
+   * Throws ArgumentError when the map has no BTF types and `opts` gives none.
+   *
+   * @example
+   * ```ts
+   * obj.maps.hists.typed().lookup(pid); // { slots: [0, 3, ...] }
+   * ```
+   */
+  typed<K = any, V = any>(opts?: TypedMapOptions): TypedMap<K, V> {
+    if (opts) return TypedMap.of<K, V>(this, this.#btf, this.#btfKeyTypeId, this.#btfValueTypeId, opts);
+    return (this.#typed ??= TypedMap.of(this, this.#btf, this.#btfKeyTypeId, this.#btfValueTypeId)) as TypedMap<K, V>;
   }
 
   /** Creates a new map (BPF_MAP_CREATE). Throws SyscallError (e.g. EINVAL for bad sizes, EPERM without privileges). */
