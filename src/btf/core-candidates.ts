@@ -10,6 +10,7 @@ import { essentialName, essentialNameLength } from "./core-compat.js";
 
 /** Per target BTF: essential name -> the flavoured names that reduce to it. Built lazily, once. */
 const flavourIndex = new WeakMap<Btf, Map<string, string[]>>();
+const SEP = Buffer.from("___");
 
 function flavoured(btf: Btf): Map<string, string[]> {
   let idx = flavourIndex.get(btf);
@@ -19,15 +20,15 @@ function flavoured(btf: Btf): Map<string, string[]> {
   const bytes = btf.rawBytes;
   const baseLen = btf.stringsLength - strLen;
   const seen = new Set<number>();
-  // Find every "___" in the string section, back up to the start of its string, keep the
-  // strings that really have a flavour (X___Y with X and Y not underscores).
-  const end = strStart + strLen;
-  for (let i = indexOf3(bytes, strStart, end); i >= 0; i = indexOf3(bytes, i + 3, end)) {
+  // Find every "___" in the string section (a native substring search), back up to the start of
+  // its string, keep the strings that really have a flavour (X___Y, X and Y not underscores).
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset + strStart, strLen);
+  for (let i = buf.indexOf(SEP); i >= 0; i = buf.indexOf(SEP, i + 3)) {
     let s = i;
-    while (s > strStart && bytes[s - 1] !== 0) s--;
+    while (s > 0 && buf[s - 1] !== 0) s--;
     if (seen.has(s)) continue;
     seen.add(s);
-    const name = btf.string(baseLen + s - strStart);
+    const name = btf.string(baseLen + s);
     const n = essentialNameLength(name);
     if (n === name.length) continue;
     const key = name.slice(0, n);
@@ -36,15 +37,6 @@ function flavoured(btf: Btf): Map<string, string[]> {
   }
   flavourIndex.set(btf, idx);
   return idx;
-}
-
-/** Index of the next "___" in bytes[from, end), or -1. */
-function indexOf3(bytes: Uint8Array, from: number, end: number): number {
-  for (let i = bytes.indexOf(95, from); i >= 0 && i + 2 < end; i = bytes.indexOf(95, i + 1)) {
-    if (bytes[i + 1] === 95 && bytes[i + 2] === 95) return i;
-    if (bytes[i + 1] !== 95) i++;
-  }
-  return -1;
 }
 
 /**

@@ -32,8 +32,8 @@ export class CorePatchError extends Error {}
 const SIZE_BYTES: Record<number, number> = { [BPF_DW]: 8, [BPF_W]: 4, [BPF_H]: 2, [BPF_B]: 1 };
 const BYTES_SIZE: Record<number, number> = { 8: BPF_DW, 4: BPF_W, 2: BPF_H, 1: BPF_B };
 
-/** Instruction accessors over raw bytes in a given byte order. */
-class Insns {
+/** Instruction accessors over raw bytes in a given byte order (create once per program). */
+export class Insns {
   readonly dv: DataView;
   constructor(readonly bytes: Uint8Array, readonly le: boolean) {
     this.dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -56,12 +56,11 @@ class Insns {
 }
 
 /**
- * Applies `res` to instruction slot `i` of `bytes`. Returns "poisoned" when the instruction was
+ * Applies `res` to instruction slot `i` of `ins`. Returns "poisoned" when the instruction was
  * replaced by an invalid helper call (also when a load/store size cannot be adjusted safely),
  * otherwise "patched". Throws CorePatchError for an instruction of unexpected form or value.
  */
-export function patchInstruction(bytes: Uint8Array, le: boolean, i: number, res: CoreReloResult): "patched" | "poisoned" {
-  const ins = new Insns(bytes, le);
+export function patchInstruction(ins: Insns, i: number, res: CoreReloResult): "patched" | "poisoned" {
   if (i < 0 || i >= ins.length) throw new CorePatchError(`instruction ${i} is out of range (the program has ${ins.length})`);
   const code = ins.code(i);
   const poison = (): "poisoned" => {

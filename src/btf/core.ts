@@ -20,7 +20,7 @@ import {
   CoreReloKind, CoreSpecError, describeSpec, enumValue, fieldValue, isEnumvalKind, isFieldKind, isTypeKind,
   matchSpec, parseSpec, typeValue, type CoreSpec,
 } from "./core-spec.js";
-import { CORE_POISON_HELPER, CorePatchError, patchInstruction, type CoreReloResult } from "./core-patch.js";
+import { CORE_POISON_HELPER, CorePatchError, Insns, patchInstruction, type CoreReloResult } from "./core-patch.js";
 
 export { CoreReloKind } from "./core-spec.js";
 export { CORE_POISON_HELPER } from "./core-patch.js";
@@ -109,6 +109,7 @@ export function applyCoreRelocations(
   const program = opts.program ?? "(unnamed)";
   const targetName = opts.targetName ?? "kernel BTF";
   const nslots = insns.length >>> 3;
+  const view = new Insns(insns, le);
   const candCache = new Map<number, number[]>();
   const poisoned: CoreFailure[] = [];
   const outcomes: CoreRelocationOutcome[] = [];
@@ -178,7 +179,7 @@ export function applyCoreRelocations(
 
     let outcome: "patched" | "poisoned";
     try {
-      outcome = patchInstruction(insns, le, r.insnOff, res);
+      outcome = patchInstruction(view, r.insnOff, res);
     } catch (e) {
       if (e instanceof CorePatchError) return fail(e.message, what);
       throw e;
@@ -270,7 +271,8 @@ function explainMissing(local: CoreSpec, target: Btf, cands: readonly number[], 
     }
     if (!ok) {
       const a = local.acc[n - 1]!;
-      const parent = local.btf.typeName(a.typeId);
+      const pk = local.btf.kindOf(a.typeId);
+      const parent = `${pk === "struct" || pk === "union" ? `${pk} ` : ""}${essentialName(local.btf.name(a.typeId)) || "(anon)"}`;
       if (a.name !== undefined) return `${parent} in ${targetName} has no field ${a.name} of a compatible type`;
       return `index [${a.idx}] is out of bounds or not an array in ${targetName}`;
     }
