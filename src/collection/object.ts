@@ -17,6 +17,7 @@ import { release } from "node:os";
 import { ArgumentError, BpfError, ObjectError, NotSupportedError, VerifierError } from "../errors.js";
 import { coreErrorForVerifier, relocateProgram } from "../btf/core.js";
 import { loadKernelBtf } from "../btf/kernel.js";
+import { Btf } from "../btf/btf.js";
 import type { CollectionSpec, MapSpec, ProgramSpec } from "../spec/types.js";
 import { loadCollectionSpec } from "../spec/index.js";
 import { MapType } from "../spec/kernel-enums.js";
@@ -52,6 +53,11 @@ export interface LoadOptions {
   pinPath?: string;
   /** Verifier log level for every program (1 or 2) when a log is wanted even on success. */
   logLevel?: number;
+  /**
+   * The BTF describing the target kernel, for CO-RE: a path (for kernels without
+   * /sys/kernel/btf/vmlinux, e.g. a BTFHub file) or a parsed Btf. Default: the running kernel's.
+   */
+  kernelBtf?: string | Btf;
   /** Called with a message when tsbpf falls back (e.g. loads without BTF). Default: process warning. */
   onWarning?: (message: string) => void;
 }
@@ -154,7 +160,7 @@ export function loadCollection(spec: CollectionSpec, opts: LoadOptions = {}): Bp
     const kernVersion = runningKernelVersion();
     for (const p of Object.values(spec.programs)) {
       if (wanted && !wanted.has(p.name)) continue;
-      const prog = loadProgramSpec(spec, p, maps, { btfFd, kernVersion, logLevel: opts.logLevel });
+      const prog = loadProgramSpec(spec, p, maps, { btfFd, kernVersion, logLevel: opts.logLevel, kernelBtf: opts.kernelBtf });
       owned.push(prog);
       programs[p.name] = prog;
     }
@@ -278,11 +284,11 @@ const noBtfTypes = new Set<number>([
 const BPF_PSEUDO_MAP_FD = 1;
 const BPF_PSEUDO_MAP_VALUE = 2;
 
-function loadProgramSpec(spec: CollectionSpec, p: ProgramSpec, maps: Record<string, BpfMap>, o: { btfFd?: FD; kernVersion: number; logLevel?: number }): Program {
+function loadProgramSpec(spec: CollectionSpec, p: ProgramSpec, maps: Record<string, BpfMap>, o: { btfFd?: FD; kernVersion: number; logLevel?: number; kernelBtf?: string | Btf }): Program {
   const insns = p.instructions.slice();
   // CO-RE: relocate against the kernel's BTF before map relocations; poisoned instructions are
   // remembered so a verifier rejection at one of them names the relocation.
-  const coreFailures = relocateProgram(p.name, insns, p.coreRelocations, spec.btf, () => loadKernelBtf(), { littleEndian: spec.littleEndian });
+  const coreFailures = relocateProgram(p.name, insns, p.coreRelocations, spec.btf, () => (o.kernelBtf instanceof Btf ? o.kernelBtf : loadKernelBtf(o.kernelBtf)), { littleEndian: spec.littleEndian });
   const dv = new DataView(insns.buffer);
   const le = spec.littleEndian;
   const setSrc = (slot: number, src: number) => {

@@ -8,7 +8,7 @@
  * ```
  */
 import { readFileSync, existsSync } from "node:fs";
-import { ArgumentError, BpfError } from "../errors.js";
+import { ArgumentError, BpfError, Errno } from "../errors.js";
 import { linkCreate } from "../sys/bpf.js";
 import { tracefs } from "../sys/fs.js";
 import { PerfIoctl, PerfType, perfEventOpen, perfIoctl } from "../sys/perf.js";
@@ -31,6 +31,14 @@ export function tracepointId(category: string, name: string): number {
   return Number(readFileSync(path, "utf8").trim());
 }
 
+function tracefsFormatPath(target: string): string {
+  try {
+    return `${tracefs()}/events/${target}/format`;
+  } catch {
+    return `/sys/kernel/tracing/events/${target}/format`;
+  }
+}
+
 /**
  * Attaches a program to a perf event fd: bpf_link first, PERF_EVENT_IOC_SET_BPF as the fallback.
  * Takes ownership of `perf`.
@@ -47,6 +55,9 @@ export function attachPerfEvent(prog: Program, perf: FD, kind: string, target: s
   } catch (e) {
     if (!isLinkUnsupported(e)) {
       perf.close();
+      if ((e as { errno?: number }).errno === Errno.EACCES && kind === "tracepoint") {
+        throw new BpfError("E_CTX_ACCESS", `attach program ${prog.name} to tracepoint ${target}: the kernel refused it (EACCES). A tracepoint program may only read its event's record: the program reads past its end (or below offset 8); compare the struct the program uses with ${tracefsFormatPath(target)}. (Without root or CAP_PERFMON the same error means missing privileges.)`, { cause: e });
+      }
       throw e;
     }
   }

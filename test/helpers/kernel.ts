@@ -38,11 +38,23 @@ export function bpfDescriptors(): string[] {
   return out.sort();
 }
 
-/** A test that needs the kernel: skipped with a reason outside CI when unprivileged; checks for leaked fds. */
+/** Children started by startSyscaller that have not been released yet. */
+const pendingChildren = new Set<ChildProcessWithoutNullStreams>();
+
+/**
+ * A test that needs the kernel: skipped with a reason outside CI when unprivileged; checks for
+ * leaked fds; kills any syscaller child the test started but never released (a failed test must
+ * not leave the file waiting on it).
+ */
 export function ktest(name: string, fn: (t: TestContext) => unknown | Promise<unknown>): void {
   test(name, { skip: skipReason }, async (t) => {
     const before = bpfDescriptors();
-    await fn(t);
+    try {
+      await fn(t);
+    } finally {
+      for (const c of pendingChildren) c.kill("SIGKILL");
+      pendingChildren.clear();
+    }
     const after = bpfDescriptors();
     const leaked = after.filter((d) => !before.includes(d));
     assert.deepEqual(leaked, [], `test "${name}" leaked descriptors: ${leaked.join(", ")}`);
@@ -82,6 +94,8 @@ export interface Syscaller {
 /** Starts `syscaller <args>` and waits until it has printed its pid. */
 export async function startSyscaller(...args: string[]): Promise<Syscaller> {
   const child: ChildProcessWithoutNullStreams = spawn(syscaller(), args, { stdio: "pipe" });
+  pendingChildren.add(child);
+  child.on("exit", () => pendingChildren.delete(child));
   const pid = await new Promise<number>((resolve, reject) => {
     let buf = "";
     child.stdout.on("data", (d: Buffer) => {
