@@ -20,3 +20,6 @@ export {
   type BtfExt, type FuncInfo, type LineInfo, type CoreRelo,
 } from "./ext.js";
 export { loadKernelBtf, loadModuleBtf, KERNEL_BTF_PATH, type ModuleBtfOptions } from "./kernel.js";
+export { formatBtfAsC } from "./format-c.js";
+export { formatBtfRaw, formatBtfTypeRaw } from "./format-raw.js";
+export { readBtfFile } from "./format-file.js";

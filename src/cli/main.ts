@@ -10,6 +10,12 @@ import { Program } from "../prog/program.js";
 import { openObjectSync } from "../collection/object.js";
 import { mapTypeName } from "../map/map.js";
 import { progTypeName } from "../prog/program.js";
+import { formatBtfAsC } from "../btf/format-c.js";
+import { formatBtfRaw } from "../btf/format-raw.js";
+import { readBtfFile } from "../btf/format-file.js";
+import { KERNEL_BTF_PATH } from "../btf/kernel.js";
+import { disassembleObjectSections, renderLines } from "../asm/disasm.js";
+import { loadCollectionSpec } from "../spec/load.js";
 
 const usage = `usage: tsbpf <command> [options]
 
@@ -18,6 +24,17 @@ commands:
   prog list              programs loaded in the kernel
   map list               maps in the kernel
   map dump ID|PIN        the entries of a map (hex)
+  btf dump [FILE] [--format c|raw]
+                         the BTF in FILE (default ${KERNEL_BTF_PATH}; raw BTF or an ELF
+                         object's .BTF): --format c writes a C header (vmlinux.h), raw (the
+                         default) lists the types like bpftool; --json with raw: the types as JSON
+  disasm OBJ [--prog NAME] [--source] [--hex] [--bytes] [--alu32] [--no-annotate]
+                         the instructions in llvm-objdump's syntax, helpers, maps and
+                         subprograms named in "; comments"; --prog: one program; --source: the
+                         C line (.BTF.ext) above its instructions; --hex: hex immediates (what
+                         llvm-objdump 19 prints by default); --bytes: instruction bytes;
+                         --alu32: w registers for 32-bit loads, stores and atomics (-mcpu=v3+);
+                         --no-annotate: exactly llvm-objdump -d's lines
   --version              print the version
 
 options: --json (machine-readable output on read commands), --help`;
@@ -111,6 +128,62 @@ export async function main(argv: string[]): Promise<number> {
       using m = openMap(arg);
       const entries = m.dump().map(([k, v]) => ({ key: hex(k), value: hex(v) }));
       out(entries, () => entries.map((e) => `key: ${e.key}  value: ${e.value}`).join("\n") + `\n${entries.length} entries`);
+      return 0;
+    }
+    if (cmd === "btf" && sub === "dump") {
+      let format = "raw";
+      const files: string[] = [];
+      const rest = args.slice(2);
+      for (let i = 0; i < rest.length; i++) {
+        const a = rest[i]!;
+        if (a === "--format") format = rest[++i] ?? "";
+        else if (a.startsWith("--format=")) format = a.slice("--format=".length);
+        else if (a.startsWith("-")) throw new UsageError(`btf dump: unknown option ${a}`);
+        else files.push(a);
+      }
+      if (format !== "c" && format !== "raw") throw new UsageError(`btf dump: --format must be c or raw, not ${JSON.stringify(format)}`);
+      if (files.length > 1) throw new UsageError("btf dump takes one file");
+      const btf = readBtfFile(files[0] ?? KERNEL_BTF_PATH);
+      const text = format === "c"
+        ? formatBtfAsC(btf)
+        : json ? `${JSON.stringify([...btf.types()], (_, x) => (typeof x === "bigint" ? x.toString() : x), 2)}\n` : formatBtfRaw(btf);
+      process.stdout.on("error", (e: NodeJS.ErrnoException) => { if (e.code !== "EPIPE") throw e; });
+      process.stdout.write(text);
+      return 0;
+    }
+    if (cmd === "disasm") {
+      const known = new Set(["--source", "--hex", "--bytes", "--alu32", "--no-annotate"]);
+      let prog: string | undefined;
+      const files: string[] = [];
+      const rest = args.slice(1);
+      for (let i = 0; i < rest.length; i++) {
+        const a = rest[i]!;
+        if (a === "--prog") prog = rest[++i];
+        else if (a.startsWith("--prog=")) prog = a.slice("--prog=".length);
+        else if (a.startsWith("-") && !known.has(a)) throw new UsageError(`disasm: unknown option ${a}`);
+        else if (!a.startsWith("-")) files.push(a);
+      }
+      if (files.length !== 1) throw new UsageError("disasm needs one object file");
+      if (prog === "") throw new UsageError("disasm: --prog needs a program name");
+      let bytes: Uint8Array;
+      try {
+        bytes = new Uint8Array(readFileSync(files[0]!));
+      } catch (e) {
+        throw new BpfError("E_NO_FILE", `read ${files[0]}: ${(e as Error).message}; check the path`, { cause: e });
+      }
+      const has = (f: string) => rest.includes(f);
+      const opts = { hex: has("--hex"), alu32: has("--alu32"), source: has("--source"), annotate: !has("--no-annotate"), rawBytes: has("--bytes") };
+      const sections = disassembleObjectSections(bytes, { ...opts, symbols: prog ? [prog] : undefined });
+      if (prog && !sections.length) {
+        const names = Object.keys(loadCollectionSpec(bytes).programs);
+        throw new BpfError("E_NO_PROGRAM", `disasm ${files[0]}: no program or function named ${prog}; programs: ${names.join(", ") || "none"}`);
+      }
+      const hexBytes = (b: Uint8Array) => [...b].map((x) => x.toString(16).padStart(2, "0")).join(" ");
+      const data = sections.map((s) => ({
+        section: s.name,
+        lines: s.lines.map((l) => (l.kind === "insn" ? { ...l, bytes: hexBytes(l.bytes) } : l)),
+      }));
+      out(data, () => sections.map((s) => [`Disassembly of section ${s.name}:`, ...renderLines(s.lines, opts)].join("\n")).join("\n\n"));
       return 0;
     }
     throw new UsageError(`unknown command: ${args.join(" ")}`);
