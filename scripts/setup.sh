@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs what tsbpf needs from Debian's packages on a fresh machine (run as root):
 # clang-19/llvm-19 to build BPF C, bpftool and libbpf-dev (BPF headers, the C side of the
-# benchmarks), a C toolchain for the native addon, iproute2 for network tests.
+# benchmarks), a C toolchain for the native addon, iproute2 for network tests, systemtap-sdt-dev
+# (<sys/sdt.h>) for the USDT probes of the uprobe test binary.
 # It also mounts bpffs and tracefs when they are missing.
 set -euo pipefail
-pkgs=(clang-19 llvm-19 bpftool libbpf-dev linux-libc-dev gcc g++ make python3 iproute2 pkg-config)
+pkgs=(clang-19 llvm-19 bpftool libbpf-dev linux-libc-dev gcc g++ make python3 iproute2 pkg-config systemtap-sdt-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

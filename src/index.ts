@@ -36,3 +36,22 @@ export { probeMapType, probeProgramType, probeHelper, probeBtfKind, probeAll, ty
 export { Btf, loadKernelBtf, loadModuleBtf, formatBtfAsC, formatBtfRaw, readBtfFile } from "./btf/index.js";
 export type { BtfType, BtfKind } from "./btf/index.js";
 export { applyCoreRelocations, coreErrorForVerifier, CoreReloKind, type CoreFailure } from "./btf/core.js";
+export type { AttachTargets } from "./collection/attach.js";
+export { attachXdp, queryXdp, XdpLink, type XdpMode, type XdpOptions } from "./link/xdp.js";
+export { attachTc, listTcFilters, TcLink, type TcDirection, type TcOptions } from "./link/tc.js";
+export { attachCgroup, openCgroup, type CgroupOptions } from "./link/cgroup.js";
+export { attachSocketFilter, detachSocketFilter, SocketFilterLink, type SocketLike } from "./link/socket.js";
+export { attachSkLookup } from "./link/sk-lookup.js";
+export { attachNetfilter, NfProto, NfHook, type NetfilterOptions } from "./link/netfilter.js";
+export {
+  attachTracing, attachTpBtf, attachFentry, attachFexit, attachFmodRet, attachFreplace, setAttachTarget, probeTrampolines,
+  type TracingOptions, type AttachTarget,
+} from "./link/tracing.js";
+export { attachLsm } from "./link/lsm.js";
+export { attachIter, IterLink, type IterOptions } from "./link/iter.js";
+export { attachUprobe, attachUprobeAt, attachUprobeMulti, resolveUprobeTarget, type UprobeOptions, type UprobeMultiOptions } from "./link/uprobe.js";
+export { attachUsdt, listUsdtProbes, UsdtLink, type UsdtProbe, type UsdtOptions } from "./link/usdt.js";
+export { attachPerfEventSampling, PerfEventLinks, SoftwareEvent, HardwareEvent, type PerfSamplingOptions } from "./link/perf-event.js";
+export { attachKprobeMulti, attachKsyscall, ksyscallName, type KprobeMultiOptions } from "./link/kprobe-multi.js";
+export { linkDetails, type LinkDetails } from "./link/info.js";
+export { NetlinkError, ifNameToIndex } from "./sys/net.js";

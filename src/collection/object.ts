@@ -31,7 +31,8 @@ import type { FD } from "../sys/fd.js";
 import { ensureBpffs } from "../sys/fs.js";
 import { possibleCpuCount } from "../sys/cpus.js";
 import { encodeVariable, Variable, type VariableValue } from "./variables.js";
-import { attachProgram, type AttachResult } from "./attach.js";
+import { attachProgram, type AttachResult, type AttachTargets } from "./attach.js";
+import { fillKconfig, ProgramExterns, type KconfigSource } from "./externs.js";
 import type { Link } from "../link/link.js";
 import { resolveAttachBtf } from "../link/tracing.js";
 
@@ -60,6 +61,12 @@ export interface LoadOptions {
   kernelBtf?: string | Btf;
   /** Called with a message when tsbpf falls back (e.g. loads without BTF). Default: process warning. */
   onWarning?: (message: string) => void;
+  /**
+   * Values for `__kconfig` externs: the path of a kernel config file used instead of
+   * /boot/config-$(uname -r) and /proc/config.gz, or values in config syntax
+   * (`{ CONFIG_HZ: "250", CONFIG_BPF: "y" }`) that take precedence over the system's config.
+   */
+  kconfig?: KconfigSource;
 }
 
 /** Reads an object file (or takes its bytes) and returns its kernel-free CollectionSpec. */
@@ -127,6 +134,7 @@ export function loadCollection(spec: CollectionSpec, opts: LoadOptions = {}): Bp
     // Constants and max_entries overrides edit the spec's data before anything is created.
     const data = new Map<string, Uint8Array>();
     for (const m of Object.values(spec.maps)) if (m.data) data.set(m.name, m.data.slice());
+    fillKconfig(spec, data.get(".kconfig"), { kconfig: opts.kconfig, warn });
     for (const [name, value] of Object.entries(opts.constants ?? {})) {
       const v = spec.variables[name];
       if (!v) {
@@ -295,6 +303,7 @@ function loadProgramSpec(spec: CollectionSpec, p: ProgramSpec, maps: Record<stri
     const b = insns[slot * 8 + 1]!;
     insns[slot * 8 + 1] = le ? (b & 0x0f) | (src << 4) : (b & 0xf0) | src;
   };
+  let externs: ProgramExterns | undefined;
   for (const r of p.relocations) {
     if (r.kind === "map" || r.kind === "mapValue") {
       const map = maps[r.map];
@@ -303,9 +312,8 @@ function loadProgramSpec(spec: CollectionSpec, p: ProgramSpec, maps: Record<stri
       dv.setInt32(r.insn * 8 + 4, map.fd.value, le);
       dv.setInt32((r.insn + 1) * 8 + 4, r.kind === "mapValue" ? r.offset : 0, le);
     } else {
-      throw new NotSupportedError(`${r.kind} extern ${r.name} (program ${p.name})`, {
-        hint: "this build of tsbpf does not resolve .kconfig/.ksyms externs or kfunc calls yet",
-      });
+      // .kconfig / .ksyms externs and kfunc calls (module BTF fds are opened in prepareLoad).
+      (externs ??= new ProgramExterns(spec, p.name, insns, maps)).apply(r);
     }
   }
   let funcInfo: Uint8Array | undefined;
@@ -335,13 +343,14 @@ function loadProgramSpec(spec: CollectionSpec, p: ProgramSpec, maps: Record<stri
     return Program.load({
       name: p.name, type: p.type, expectedAttachType: p.expectedAttachType, instructions: insns,
       license: p.license || spec.license, kernelVersion: o.kernVersion, progFlags: p.sleepable ? 16 /* BPF_F_SLEEPABLE */ : 0,
-      btfFd: o.btfFd?.value, funcInfo, lineInfo, sourceLines, logLevel: o.logLevel,
+      btfFd: o.btfFd?.value, funcInfo, lineInfo, sourceLines, logLevel: o.logLevel, fdArray: externs?.prepareLoad(),
       attachBtfId: attach?.attachBtfId, attachBtfObjFd: attach?.attachBtfObjFd?.value, attachProgFd: attach?.attachProgFd,
     });
   } catch (e) {
     throw (e instanceof VerifierError && coreErrorForVerifier(e, coreFailures)) || attach?.explainLoadError(e) || e;
   } finally {
     attach?.close();
+    externs?.close();
   }
 }
 
@@ -445,15 +454,17 @@ export class BpfObject {
 
   /**
    * Attaches every program whose section name says where (tracepoint/..., raw_tracepoint/...,
-   * kprobe/... where the kernel has kprobes). Returns the links made and, per program that could
-   * not be attached, why. The links are closed with the object.
+   * kprobe/... where the kernel has kprobes, tp_btf/, fentry/, uprobe/..., usdt/...), and the
+   * network programs whose targets are given (`{ xdp: { iface: "eth0" }, tc: {...}, cgroup: {...} }`).
+   * Returns the links made and, per program that could not be attached, why. The links are closed
+   * with the object.
    */
-  attachAll(opts: { strict?: boolean } = {}): AttachResult {
+  attachAll(opts: { strict?: boolean } & AttachTargets = {}): AttachResult {
     const result: AttachResult = { links: [], skipped: [] };
     for (const [name, prog] of Object.entries(this.programs)) {
       const ps = this.spec.programs[name]!;
       try {
-        const link = attachProgram(prog, ps);
+        const link = attachProgram(prog, ps, opts);
         if (link) {
           result.links.push(link);
           this.#links.push(link);

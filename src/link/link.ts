@@ -37,6 +37,7 @@ export class Link {
   readonly linkFd: FD | undefined;
   readonly #owned: FD[];
   #detachHook: (() => void) | undefined;
+  #closed = false;
 
   constructor(p: { kind: string; target: string; mechanism: string; linkFd?: FD; owned?: FD[]; onClose?: () => void }) {
     this.kind = p.kind;
@@ -62,7 +63,7 @@ export class Link {
   }
 
   get closed(): boolean {
-    return this.#owned.every((f) => f.closed);
+    return this.#closed;
   }
 
   /** Pins the link on bpffs so the attachment outlives this process. Needs a bpf_link. */
@@ -94,6 +95,7 @@ export class Link {
 
   /** Detaches and releases everything. Idempotent. */
   close(): void {
+    this.#closed = true;
     const hook = this.#detachHook;
     this.#detachHook = undefined;
     try {

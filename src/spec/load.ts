@@ -1,7 +1,8 @@
 import { Btf } from "../btf/btf.js";
 import { ObjectError } from "../errors.js";
-import { ElfType, Machine, SectionType, SymbolType, parseElf, type ElfRelocation, type ElfSymbol } from "../elf/index.js";
+import { ElfType, Machine, SectionIndex, SectionType, SymbolBind, SymbolType, parseElf, type ElfRelocation, type ElfSymbol } from "../elf/index.js";
 import { readBtf } from "./btf-glue.js";
+import { sanitizeExternBtf } from "../btf/writer.js";
 import { btfMaps, dataMap, isDataSection, kconfigMap, legacyMaps, objectSymbols } from "./maps.js";
 import { elfFunctions, isProgramFunction, linkProgram, type LinkContext } from "./programs.js";
 import type { CollectionSpec, MapSpec, ProgramSpec, VariableSpec } from "./types.js";
@@ -109,7 +110,11 @@ export function loadCollectionSpec(bytes: Uint8Array, opts: LoadCollectionSpecOp
   const kconfigNames = new Set(kconfig?.variables.map((v) => v.name));
   if (kconfig) {
     addMap(kconfig.map, -1);
-    for (const v of kconfig.variables) if (!Object.hasOwn(variables, v.name)) variables[v.name] = v;
+    const weak = new Set(symbols.filter((s) => s.shndx === SectionIndex.UNDEF && s.bind === SymbolBind.WEAK).map((s) => s.name));
+    for (const v of kconfig.variables) {
+      if (weak.has(v.name)) v.weak = true;
+      if (!Object.hasOwn(variables, v.name)) variables[v.name] = v;
+    }
   }
   const ksyms = new Set<string>();
   if (btf) {
@@ -145,7 +150,8 @@ export function loadCollectionSpec(bytes: Uint8Array, opts: LoadCollectionSpecOp
   const spec: CollectionSpec = { name: opts.name ?? "", maps, programs, variables, license, littleEndian: le };
   if (kernelVersion !== undefined) spec.kernelVersion = kernelVersion;
   if (btf) spec.btf = btf;
-  if (btfBytes) spec.btfBytes = btfBytes;
+  // Extern VARs/FUNCs in .kconfig and .ksyms are not loadable as clang emits them: sanitize like libbpf.
+  if (btfBytes) spec.btfBytes = btf && (kconfig || ksyms.size) ? sanitizeExternBtf(btf, new Map(kconfig?.variables.map((v) => [v.name, v.offset]))) : btfBytes;
   return spec;
 }
 

@@ -166,7 +166,7 @@ export function linkProgram(ctx: LinkContext, fns: Map<number, ElfFunction[]>, p
             if (!sym.name) throw new ObjectError(`link ${where}: call at instruction ${at} refers to an unnamed extern`);
             v.setSrc(i, BPF_PSEUDO_KFUNC_CALL);
             v.setImm(i, 0);
-            relocations.push({ insn: at, kind: "kfunc", name: sym.name });
+            relocations.push({ insn: at, kind: "kfunc", name: sym.name, ...(sym.bind === SymbolBind.WEAK ? { weak: true } : {}) });
             continue;
           }
           const tsec = execSection(sym.shndx);
@@ -192,7 +192,7 @@ export function linkProgram(ctx: LinkContext, fns: Map<number, ElfFunction[]>, p
           const imm = v.imm(i);
           if (sym.shndx === SectionIndex.UNDEF) {
             if (!sym.name) throw new ObjectError(`link ${where}: ld_imm64 at instruction ${at} refers to an unnamed extern`);
-            relocations.push({ insn: at, kind: ctx.externKind(sym.name), name: sym.name });
+            relocations.push({ insn: at, kind: ctx.externKind(sym.name), name: sym.name, ...(sym.bind === SymbolBind.WEAK ? { weak: true } : {}) });
           } else if (execSection(sym.shndx)) {
             const tsec = elf.sections[sym.shndx];
             const byteOff = sym.value + imm;

@@ -66,6 +66,8 @@ export interface VariableSpec {
   typeId: number;
   /** True for variables in frozen maps (.rodata*, .kconfig). */
   constant: boolean;
+  /** For extern variables (`.kconfig`): declared `__weak`, so the loader may resolve it to 0. */
+  weak?: boolean;
 }
 
 /** A program to load. */
@@ -110,9 +112,11 @@ export interface ProgramSpec {
  * - `kconfig`: ld_imm64 of an extern `__kconfig` variable (an address in the `.kconfig` map);
  * - `ksym`: ld_imm64 of an extern `__ksym` variable (src := BPF_PSEUDO_BTF_ID);
  * - `kfunc`: call of an extern kernel function (imm := its BTF id; src is already BPF_PSEUDO_KFUNC_CALL).
+ * `weak` is set on extern relocations whose ELF symbol is `STB_WEAK` (`__weak`): the loader
+ * resolves them to 0 (or poisons the call) when the kernel lacks them instead of failing.
  */
 export type InsnRelocation =
   | { insn: number; kind: "map"; map: string }
   | { insn: number; kind: "mapValue"; map: string; offset: number }
-  | { insn: number; kind: "kconfig" | "ksym"; name: string }
-  | { insn: number; kind: "kfunc"; name: string };
+  | { insn: number; kind: "kconfig" | "ksym"; name: string; weak?: boolean }
+  | { insn: number; kind: "kfunc"; name: string; weak?: boolean };

@@ -1,0 +1,250 @@
+/**
+ * uprobes and uretprobes (`SEC("uprobe/<path>:<func>[+<off>]")`, `SEC("uretprobe/...")`): a
+ * breakpoint in a user-space binary or shared library, by symbol (resolved from the file's
+ * `.symtab`/`.dynsym`) or file offset, optionally for one process only. The perf uprobe PMU
+ * (/sys/bus/event_source/devices/uprobe, Linux 4.17+) first, tracefs `uprobe_events` as the
+ * fallback. `uprobe.multi` (Linux 6.6+) attaches one program to many functions with one link.
+ *
+ * @example
+ * ```ts
+ * using a = attachUprobe(obj.programs.on_malloc, "libc.so.6", "malloc", { pid: 1234 });
+ * using r = attachUprobe(obj.programs.on_ret, "/usr/bin/bash", "readline", { retprobe: true });
+ * using m = attachUprobeMulti(obj.programs.any_str, "libc.so.6", "str*");
+ * ```
+ */
+import { appendFileSync, existsSync, readFileSync } from "node:fs";
+import { ArgumentError, BpfError, Errno, NotSupportedError } from "../errors.js";
+import { cstring, linkCreate } from "../sys/bpf.js";
+import { tracefs } from "../sys/fs.js";
+import { PerfType, perfEventOpen } from "../sys/perf.js";
+import { AttachType, ProgramType } from "../spec/kernel-enums.js";
+import type { Program } from "../prog/program.js";
+import { Link, isLinkUnsupported } from "./link.js";
+import { attachPerfEvent } from "./tracepoint.js";
+import { kernelHasSymbol } from "./kallsyms.js";
+import { functionSymbols, globMatch, openBinary, resolveBinaryPath, symbolFileOffset, addressToOffset } from "./elf-symbols.js";
+
+const PMU_DIR = "/sys/bus/event_source/devices/uprobe";
+
+/** Options for {@link attachUprobe}. */
+export interface UprobeOptions {
+  /** Attach to the function's return (uretprobe). */
+  retprobe?: boolean;
+  /** Only this process (default: every process that maps the binary). */
+  pid?: number;
+  /** Bytes added to the symbol's offset (or the file offset itself when no symbol is given). */
+  offset?: number;
+  /** A value the program reads with bpf_get_attach_cookie() (Linux 5.15+). */
+  cookie?: bigint;
+  /** File offset of a USDT-style semaphore (u16) the kernel increments while attached (Linux 4.20+). */
+  refCtrOffset?: bigint;
+}
+
+function uprobesMissing(what: string, cause?: unknown): NotSupportedError {
+  return new NotSupportedError(`uprobes (attaching to ${what})`, {
+    kernelConfig: "CONFIG_UPROBES (and CONFIG_UPROBE_EVENTS)",
+    hint: "This kernel has neither the uprobe perf PMU nor tracefs uprobe_events",
+    cause,
+  });
+}
+
+function pmuFormatBit(name: string, fallback: number): number {
+  try {
+    const fmt = readFileSync(`${PMU_DIR}/format/${name}`, "utf8").trim(); // "config:0", "config:32-63"
+    const m = /^config:(\d+)/.exec(fmt);
+    return m ? Number(m[1]) : fallback;
+  } catch {
+    return fallback;
+  }
+}
+
+let legacyCounter = 0;
+
+/** A resolved uprobe location: the file to probe and the byte offset in it. */
+export interface UprobeTarget {
+  path: string;
+  offset: bigint;
+  /** `path:func+off` for messages and Link.target. */
+  label: string;
+}
+
+/**
+ * Resolves `binary` (a path, or a library/program name searched in the usual places) and
+ * `func` (a symbol; undefined to use `offset` as a file offset) to a file offset. Throws
+ * BpfError(E_NO_BINARY) or BpfError(E_NO_SYMBOL), both naming the binary.
+ */
+export function resolveUprobeTarget(binary: string, func: string | undefined, offset = 0): UprobeTarget {
+  const path = resolveBinaryPath(binary);
+  if (func === undefined || func === "") {
+    return { path, offset: BigInt(offset), label: `${path}:0x${offset.toString(16)}` };
+  }
+  const off = symbolFileOffset(openBinary(path), func, offset);
+  return { path, offset: off, label: `${path}:${func}${offset ? `+${offset}` : ""}` };
+}
+
+/**
+ * Attaches a uprobe/uretprobe program to `func` in `binary` (or to a file offset with `func`
+ * undefined and `opts.offset`). Throws BpfError(E_NO_SYMBOL) when the binary lacks the function,
+ * NotSupportedError without CONFIG_UPROBES.
+ */
+export function attachUprobe(prog: Program, binary: string, func: string | undefined, opts: UprobeOptions = {}): Link {
+  if (prog.type !== ProgramType.KPROBE) {
+    throw new ArgumentError(`attach uprobe ${binary}:${func ?? ""}: program ${prog.name} is not a uprobe program (SEC("uprobe") or SEC("uprobe/<path>:<func>"))`);
+  }
+  if (prog.expectedAttachType === AttachType.TRACE_UPROBE_MULTI) {
+    throw new ArgumentError(`attach uprobe ${binary}:${func ?? ""}: program ${prog.name} was loaded as uprobe.multi; use attachUprobeMulti`);
+  }
+  const t = resolveUprobeTarget(binary, func, opts.offset);
+  return attachUprobeAt(prog, t, opts);
+}
+
+/** Attaches at an already resolved file offset (used by USDT). */
+export function attachUprobeAt(prog: Program, t: UprobeTarget, opts: Omit<UprobeOptions, "offset"> = {}): Link {
+  const kind = opts.retprobe ? "uretprobe" : "uprobe";
+  const label = opts.pid ? `${t.label} (pid ${opts.pid})` : t.label;
+  const pid = opts.pid && opts.pid > 0 ? opts.pid : -1;
+  const cpu = pid > 0 ? -1 : 0;
+  if (existsSync(`${PMU_DIR}/type`)) {
+    const pmu = Number(readFileSync(`${PMU_DIR}/type`, "utf8").trim());
+    let config = opts.retprobe ? 1n << BigInt(pmuFormatBit("retprobe", 0)) : 0n;
+    if (opts.refCtrOffset) config |= opts.refCtrOffset << BigInt(pmuFormatBit("ref_ctr_offset", 32));
+    let perf;
+    try {
+      perf = perfEventOpen({ type: pmu, config, config1String: t.path, config2: t.offset, samplePeriod: 1n, wakeupEvents: 1 }, pid, cpu, `${kind} ${label}`);
+    } catch (e) {
+      const errno = (e as { errno?: number }).errno;
+      if (errno === Errno.ESRCH) throw new BpfError("E_NO_PROCESS", `attach ${kind} ${label}: no process ${opts.pid}`, { cause: e });
+      if (errno === Errno.EINVAL && opts.refCtrOffset) {
+        throw new BpfError("E_SYSCALL", `attach ${kind} ${label}: the kernel refused the semaphore (ref_ctr_offset 0x${opts.refCtrOffset.toString(16)}); kernels before 4.20 cannot maintain USDT semaphores, and all probes of one offset must use the same one`, { cause: e });
+      }
+      throw e;
+    }
+    return attachPerfEvent(prog, perf, kind, label, { cookie: opts.cookie, via: "uprobe PMU" });
+  }
+  return attachLegacyUprobe(prog, t, kind, label, pid, opts);
+}
+
+function attachLegacyUprobe(prog: Program, t: UprobeTarget, kind: string, label: string, pid: number, opts: Omit<UprobeOptions, "offset">): Link {
+  let root: string;
+  try {
+    root = tracefs();
+  } catch (e) {
+    throw uprobesMissing(label, e);
+  }
+  const events = `${root}/uprobe_events`;
+  if (!existsSync(events)) throw uprobesMissing(label);
+  if (/\s/.test(t.path)) throw new ArgumentError(`attach ${kind} ${label}: tracefs uprobe_events cannot name a path with spaces`);
+  const name = `tsbpf_${process.pid}_${legacyCounter++}`;
+  const ref = opts.refCtrOffset ? `(0x${opts.refCtrOffset.toString(16)})` : "";
+  const def = `${opts.retprobe ? "r" : "p"}:uprobes/${name} ${t.path}:0x${t.offset.toString(16)}${ref}`;
+  try {
+    appendFileSync(events, `${def}\n`);
+  } catch (e) {
+    throw new BpfError("E_SYSCALL", `attach ${kind} ${label} through ${events}: the kernel refused "${def}" (${(e as Error).message})`, { cause: e });
+  }
+  const remove = () => {
+    try {
+      appendFileSync(events, `-:uprobes/${name}\n`);
+    } catch {
+      /* already gone */
+    }
+  };
+  try {
+    const id = Number(readFileSync(`${root}/events/uprobes/${name}/id`, "utf8").trim());
+    const perf = perfEventOpen({ type: PerfType.TRACEPOINT, config: BigInt(id), samplePeriod: 1n, wakeupEvents: 1 }, pid, pid > 0 ? -1 : 0, `${kind} ${label}`);
+    return attachPerfEvent(prog, perf, kind, label, { cookie: opts.cookie, via: "tracefs uprobe_events", onClose: remove });
+  } catch (e) {
+    remove();
+    throw e;
+  }
+}
+
+/** Options for {@link attachUprobeMulti}. */
+export interface UprobeMultiOptions {
+  retprobe?: boolean;
+  pid?: number;
+  /** One cookie per resolved function, in the order of `funcs` (or sorted names for a pattern). */
+  cookies?: bigint[];
+}
+
+/**
+ * Resolves `funcs` (names, or one glob pattern with `*`/`?`) in `binary` to file offsets, sorted
+ * by name for patterns. Throws BpfError(E_NO_SYMBOL) when nothing matches.
+ */
+export function resolveUprobeFunctions(binary: string, funcs: string | string[]): { path: string; names: string[]; offsets: bigint[] } {
+  const path = resolveBinaryPath(binary);
+  const bin = openBinary(path);
+  let names: string[];
+  if (typeof funcs === "string") {
+    names = [...functionSymbols(bin).keys()].filter((n) => globMatch(funcs, n)).sort();
+    if (names.length === 0) throw new BpfError("E_NO_SYMBOL", `resolve uprobe.multi pattern ${funcs}: no function of ${path} matches it`);
+  } else {
+    names = funcs;
+  }
+  const syms = functionSymbols(bin);
+  const offsets = names.map((n) => (syms.has(n) ? addressToOffset(bin, syms.get(n)!.value64, `function ${n}`) : symbolFileOffset(bin, n)));
+  return { path, names, offsets };
+}
+
+/**
+ * Attaches one program to many functions of one binary. A program loaded as `uprobe.multi`
+ * (SEC("uprobe.multi/...")) gets one BPF_TRACE_UPROBE_MULTI link (Linux 6.6+, NotSupportedError
+ * before); a plain uprobe program gets one uprobe link per function, grouped in the returned Link.
+ */
+export function attachUprobeMulti(prog: Program, binary: string, funcs: string | string[], opts: UprobeMultiOptions = {}): Link {
+  if (prog.type !== ProgramType.KPROBE) throw new ArgumentError(`attach uprobe.multi ${binary}: program ${prog.name} is not a uprobe program`);
+  const { path, names, offsets } = resolveUprobeFunctions(binary, funcs);
+  if (opts.cookies && opts.cookies.length !== names.length) {
+    throw new ArgumentError(`attach uprobe.multi ${binary}: ${opts.cookies.length} cookies for ${names.length} functions (${names.slice(0, 5).join(", ")}${names.length > 5 ? ", ..." : ""})`);
+  }
+  const kind = opts.retprobe ? "uretprobe.multi" : "uprobe.multi";
+  const label = `${path}:${typeof funcs === "string" ? funcs : names.join(",")}${opts.pid ? ` (pid ${opts.pid})` : ""}`;
+  if (prog.expectedAttachType !== AttachType.TRACE_UPROBE_MULTI) {
+    return groupLinks(kind, label, "uprobe links (one per function)", names.map((n, i) => attachUprobeAt(prog, { path, offset: offsets[i]!, label: `${path}:${n}` }, { retprobe: opts.retprobe, pid: opts.pid, cookie: opts.cookies?.[i] })));
+  }
+  const pathBuf = cstring(path);
+  const offs = new BigUint64Array(offsets);
+  const cookies = opts.cookies ? new BigUint64Array(opts.cookies) : undefined;
+  try {
+    const fd = linkCreate({
+      progFd: prog.fd.value, attachType: AttachType.TRACE_UPROBE_MULTI,
+      extra: (a) => {
+        a.ptr(16, pathBuf).ptr(24, offs).ptr(40, cookies ?? null).u32(48, names.length).u32(52, opts.retprobe ? 1 : 0).u32(56, opts.pid ?? 0);
+      },
+    }, `${kind} ${label}`);
+    return new Link({ kind, target: label, mechanism: "bpf_link(uprobe_multi)", linkFd: fd });
+  } catch (e) {
+    const errno = (e as { errno?: number }).errno;
+    // EINVAL is also what a kernel before 6.6 answers: tell by its attach function.
+    if (isLinkUnsupported(e) && (errno !== Errno.EINVAL || kernelHasSymbol("bpf_uprobe_multi_link_attach") === false)) {
+      throw new NotSupportedError("uprobe.multi links", { minimumKernel: "6.6", kernelConfig: "CONFIG_UPROBES", hint: "load the program as SEC(\"uprobe\") instead and attachUprobeMulti attaches one uprobe per function", cause: e });
+    }
+    if (errno === Errno.ESRCH) throw new BpfError("E_NO_PROCESS", `attach ${kind} ${label}: no process ${opts.pid}`, { cause: e });
+    throw e;
+  }
+}
+
+/** A Link that owns several links (fallbacks that need one link per target). */
+export function groupLinks(kind: string, target: string, mechanism: string, links: Link[]): Link {
+  return new Link({
+    kind, target, mechanism: `${links.length} ${mechanism}${links[0] ? ` via ${links[0].mechanism}` : ""}`,
+    onClose: () => {
+      for (const l of links) l.close();
+    },
+  });
+}
+
+/**
+ * Parses a libbpf uprobe section target: `<path>:<func>[+<offset>]`, `<path>:<offset>` (hex or
+ * decimal) or `<path>` alone (then the function comes from elsewhere).
+ */
+export function parseUprobeSection(attachTo: string): { binary: string; func?: string; offset?: number } {
+  const i = attachTo.lastIndexOf(":");
+  if (i < 0) return { binary: attachTo };
+  const binary = attachTo.slice(0, i);
+  const rest = attachTo.slice(i + 1);
+  if (/^(0x[0-9a-f]+|\d+)$/i.test(rest)) return { binary, offset: Number(rest) };
+  const m = /^([^+]+)(?:\+(0x[0-9a-f]+|\d+))?$/i.exec(rest);
+  if (!m) return { binary, func: rest };
+  return { binary, func: m[1], offset: m[2] ? Number(m[2]) : undefined };
+}
