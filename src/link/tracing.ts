@@ -23,7 +23,7 @@
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { gunzipSync } from "node:zlib";
-import { ArgumentError, BpfError, Errno, NotSupportedError, errnoName } from "../errors.js";
+import { ArgumentError, BpfError, Errno, NotSupportedError, VerifierError, errnoName } from "../errors.js";
 import { Btf } from "../btf/btf.js";
 import { loadKernelBtf, loadModuleBtf } from "../btf/kernel.js";
 import { Cmd, getFdById, getNextId, linkCreate, objGetInfoByFd, pointerTo, rawTracepointOpen, cstringAt } from "../sys/bpf.js";
@@ -321,6 +321,16 @@ export function trampolineNotSupported(kind: string, errno: number, cause?: unkn
 function explainLoadError(kind: string, type: number, eat: number, e: unknown): Error | undefined {
   const errno = (e as { errno?: number }).errno;
   if (errno === undefined || !usesTrampoline(type, eat)) return undefined;
+  // fmod_ret may only target functions open to error injection (ALLOW_ERROR_INJECTION) and
+  // security_* hooks; kernels without CONFIG_FUNCTION_ERROR_INJECTION allow only the latter.
+  if (kind === "fmod_ret" && e instanceof VerifierError && /is not modifiable/.test(e.log)) {
+    const target = /([\w.]+)\(\) is not modifiable/.exec(e.log)?.[1] ?? "the target";
+    return new NotSupportedError(`fmod_ret on ${target}`, {
+      kernelConfig: "CONFIG_FUNCTION_ERROR_INJECTION",
+      hint: `the verifier says ${target}() is not modifiable: fmod_ret can only modify functions marked ALLOW_ERROR_INJECTION (which needs CONFIG_FUNCTION_ERROR_INJECTION=${kernelConfigOption("CONFIG_FUNCTION_ERROR_INJECTION") ?? "?"} here) and security_* LSM hooks; use fexit to observe the return value instead`,
+      cause: e,
+    });
+  }
   if ((errno === Errno.EPERM && hasTracingPrivileges()) || errno === Errno.ENOTSUPP || errno === Errno.EOPNOTSUPP) {
     return trampolineNotSupported(kind, errno, e);
   }

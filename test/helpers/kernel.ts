@@ -78,6 +78,8 @@ let syscallerPath: string | undefined;
 /** Builds (once per process) the syscaller test helper with the system C compiler. */
 export function syscaller(): string {
   if (syscallerPath) return syscallerPath;
+  // The VM runner builds it on the host and passes it in (compiling in the guest is slow).
+  if (process.env.TSBPF_SYSCALLER) return (syscallerPath = process.env.TSBPF_SYSCALLER);
   const dir = join(tmpdir(), `tsbpf-test-${process.getuid?.() ?? 0}`);
   mkdirSync(dir, { recursive: true });
   const out = join(dir, `syscaller-${process.pid}`);

@@ -14,7 +14,7 @@ import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { ktest, repoPath, startSyscaller } from "../helpers/kernel.js";
 import { NotSupportedError, loadObject, openObject, loadCollection } from "../../src/index.js";
-import { attachFentry, attachFexit, attachFmodRet, attachFreplace, attachTracing, bpfLsmActive, probeTrampolines, setAttachTarget, type TrampolineProbe } from "../../src/link/tracing.js";
+import { attachFentry, attachFexit, attachFmodRet, attachFreplace, attachTracing, bpfLsmActive, kernelConfigOption, probeTrampolines, setAttachTarget, type TrampolineProbe } from "../../src/link/tracing.js";
 import { attachLsm } from "../../src/link/lsm.js";
 import { attachKprobeMulti, attachKsyscall, ksyscallName } from "../../src/link/kprobe-multi.js";
 import { linkDetails } from "../../src/link/info.js";
@@ -110,6 +110,12 @@ gated(trampolineSkip, "fentry/fexit auto-attach from their sections", async () =
 });
 
 gated(trampolineSkip, "fmod_ret on bpf_modify_return_test replaces its return value (seen through BPF_PROG_TEST_RUN)", async () => {
+  if (kernelConfigOption("CONFIG_FUNCTION_ERROR_INJECTION") !== "y") {
+    // Without error injection only security_* hooks are modifiable: tsbpf must say so.
+    await assert.rejects(loadObject(object, { programs: ["on_modify"] }), (e: unknown) =>
+      e instanceof NotSupportedError && /CONFIG_FUNCTION_ERROR_INJECTION/.test(e.message) && /bpf_modify_return_test\(\) is not modifiable/.test(e.message));
+    return;
+  }
   using o = await loadObject(object, { programs: ["on_modify"] });
   using link = attachFmodRet(o.program("on_modify"));
   assert.equal(link.kind, "fmod_ret");

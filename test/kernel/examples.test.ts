@@ -88,3 +88,24 @@ ktest("ovfs (nimbpf seed) traces overlayfs reads per process, or says why it can
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+ktest("readhist (the CO-RE seed, main demo) agrees with a known read pattern", async () => {
+  const child = await startSyscaller("read", "30", "4096");
+  const { code, stdout, stderr } = await runExample("readhist/readhist.js", ["--pid", String(child.pid), "--duration", "2", "--raw"], async () => {
+    assert.equal(await child.go(), 0);
+  });
+  assert.equal(code, 0, stderr);
+  assert.match(stdout, /^Tracing vfs_read in 2 secs\.\n\.\n\.\n----\n/);
+  assert.match(stdout, new RegExp(`^pid: ${child.pid}$`, "m"));
+  // 30 reads of 4096 bytes land in slot 12 (4096..8191); the child's read of "go\n" (3 bytes) in slot 1.
+  assert.match(stdout, /^\tvalue: hist\[12\] = 30$/m);
+  assert.match(stdout, /^\tvalue: hist\[1\] = 1$/m);
+  const others = [...stdout.matchAll(/^\tvalue: hist\[(\d+)\] = (\d+)$/gm)].filter(([, i, n]) => i !== "12" && i !== "1" && n !== "0");
+  assert.deepEqual(others, [], "no other reads by the child");
+  // The bar rendering: run again without --raw on the same pattern.
+  const child2 = await startSyscaller("read", "8", "100");
+  const bars = await runExample("readhist/readhist.js", ["--pid", String(child2.pid), "--duration", "1"], async () => {
+    assert.equal(await child2.go(), 0);
+  });
+  assert.match(bars.stdout, /^ +64 -> 127 +: 8 +\|\*{40}\|$/m);
+});
