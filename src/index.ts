@@ -55,3 +55,8 @@ export { attachPerfEventSampling, PerfEventLinks, SoftwareEvent, HardwareEvent, 
 export { attachKprobeMulti, attachKsyscall, ksyscallName, type KprobeMultiOptions } from "./link/kprobe-multi.js";
 export { linkDetails, type LinkDetails } from "./link/info.js";
 export { NetlinkError, ifNameToIndex } from "./sys/net.js";
+export {
+  disassemble, disassembleLines, renderLines, disassembleInstruction, disassembleProgram, disassembleObject, disassembleObjectSections,
+  type DisassembleOptions, type DisassembleObjectOptions, type DisasmLine, type DisasmSymbol, type DecodedInstruction,
+} from "./asm/disasm.js";
+export { asm, Assembler, R0, R1, R2, R3, R4, R5, R6, R7, R8, R9, R10, REGISTERS, labelSymbols, linkBuiltProgram, type BuiltProgram, type Reg, type Operand } from "./asm/builder.js";

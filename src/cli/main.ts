@@ -2,8 +2,8 @@
  * The `tsbpf` command. Read commands take `--json`. Exit codes: 0 success, 1 operation failed
  * (the message says why and what to do), 2 usage error.
  */
-import { readFileSync } from "node:fs";
-import { BpfError } from "../errors.js";
+import { readFileSync, writeFileSync } from "node:fs";
+import { ArgumentError, BpfError } from "../errors.js";
 import { Cmd, getNextId } from "../sys/bpf.js";
 import { BpfMap } from "../map/map.js";
 import { Program } from "../prog/program.js";
@@ -16,6 +16,7 @@ import { readBtfFile } from "../btf/format-file.js";
 import { KERNEL_BTF_PATH } from "../btf/kernel.js";
 import { disassembleObjectSections, renderLines } from "../asm/disasm.js";
 import { loadCollectionSpec } from "../spec/load.js";
+import { generateSkeleton } from "../skel/generate.js";
 
 const usage = `usage: tsbpf <command> [options]
 
@@ -35,6 +36,12 @@ commands:
                          llvm-objdump 19 prints by default); --bytes: instruction bytes;
                          --alu32: w registers for 32-bit loads, stores and atomics (-mcpu=v3+);
                          --no-annotate: exactly llvm-objdump -d's lines
+  gen skeleton OBJ [-o FILE] [--name NAME] [--import-from MODULE] [--type NAME]...
+                         a TypeScript module embedding OBJ with a typed loader (load<Name>,
+                         open<Name>): maps, programs, globals and event structs typed from its
+                         BTF; to stdout or FILE. --name: the object name (default from OBJ);
+                         --import-from: the runtime module (default "tsbpf"); --type: also
+                         export this struct/union/enum/typedef (repeatable)
   --version              print the version
 
 options: --json (machine-readable output on read commands), --help`;
@@ -169,21 +176,66 @@ export async function main(argv: string[]): Promise<number> {
       try {
         bytes = new Uint8Array(readFileSync(files[0]!));
       } catch (e) {
-        throw new BpfError("E_NO_FILE", `read ${files[0]}: ${(e as Error).message}; check the path`, { cause: e });
+        const code = (e as NodeJS.ErrnoException).code;
+        throw new ArgumentError(`disasm ${files[0]}: ${code === "ENOENT" ? "no such file" : (e as Error).message}`, { cause: e });
       }
       const has = (f: string) => rest.includes(f);
       const opts = { hex: has("--hex"), alu32: has("--alu32"), source: has("--source"), annotate: !has("--no-annotate"), rawBytes: has("--bytes") };
       const sections = disassembleObjectSections(bytes, { ...opts, symbols: prog ? [prog] : undefined });
       if (prog && !sections.length) {
         const names = Object.keys(loadCollectionSpec(bytes).programs);
-        throw new BpfError("E_NO_PROGRAM", `disasm ${files[0]}: no program or function named ${prog}; programs: ${names.join(", ") || "none"}`);
+        throw new ArgumentError(`disasm ${files[0]}: no program or function named ${prog}; programs: ${names.join(", ") || "none"}`);
       }
       const hexBytes = (b: Uint8Array) => [...b].map((x) => x.toString(16).padStart(2, "0")).join(" ");
       const data = sections.map((s) => ({
         section: s.name,
-        lines: s.lines.map((l) => (l.kind === "insn" ? { ...l, bytes: hexBytes(l.bytes) } : l)),
+        lines: s.lines.map((l) => (l.kind === "insn" || l.kind === "data" ? { ...l, bytes: hexBytes(l.bytes) } : l)),
       }));
       out(data, () => sections.map((s) => [`Disassembly of section ${s.name}:`, ...renderLines(s.lines, opts)].join("\n")).join("\n\n"));
+      return 0;
+    }
+    if (cmd === "gen" && sub === "skeleton") {
+      let outFile: string | undefined, name: string | undefined, importFrom: string | undefined;
+      const types: string[] = [];
+      const files: string[] = [];
+      const rest = args.slice(2);
+      const value = (i: number, flag: string) => {
+        const v = rest[i];
+        if (v === undefined || v === "") throw new UsageError(`gen skeleton: ${flag} needs a value`);
+        return v;
+      };
+      for (let i = 0; i < rest.length; i++) {
+        const a = rest[i]!;
+        if (a === "-o" || a === "--output") outFile = value(++i, a);
+        else if (a === "--name") name = value(++i, a);
+        else if (a === "--import-from") importFrom = value(++i, a);
+        else if (a === "--type") types.push(value(++i, a));
+        else if (a.startsWith("--name=")) name = a.slice("--name=".length);
+        else if (a.startsWith("--import-from=")) importFrom = a.slice("--import-from=".length);
+        else if (a.startsWith("--type=")) types.push(a.slice("--type=".length));
+        else if (a.startsWith("-")) throw new UsageError(`gen skeleton: unknown option ${a}`);
+        else files.push(a);
+      }
+      if (files.length !== 1) throw new UsageError("gen skeleton needs one object file");
+      if (name !== undefined && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new UsageError(`gen skeleton: --name must be an identifier ([A-Za-z_][A-Za-z0-9_]*), not ${JSON.stringify(name)}`);
+      let bytes: Uint8Array;
+      try {
+        bytes = new Uint8Array(readFileSync(files[0]!));
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        throw new ArgumentError(`gen skeleton ${files[0]}: ${code === "ENOENT" ? "no such file" : (e as Error).message}`, { cause: e });
+      }
+      const text = generateSkeleton(bytes, { fileName: files[0]!, name, importFrom, types });
+      if (outFile) {
+        try {
+          writeFileSync(outFile, text);
+        } catch (e) {
+          throw new ArgumentError(`gen skeleton: write ${outFile}: ${(e as Error).message}`, { cause: e });
+        }
+      } else {
+        process.stdout.on("error", (e: NodeJS.ErrnoException) => { if (e.code !== "EPIPE") throw e; });
+        process.stdout.write(text);
+      }
       return 0;
     }
     throw new UsageError(`unknown command: ${args.join(" ")}`);

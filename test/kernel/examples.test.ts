@@ -68,7 +68,9 @@ ktest("ovfs (nimbpf seed) traces overlayfs reads per process, or says why it can
     return;
   }
   // A private overlay mount with a 64 KiB file, read by dd once the driver is attached.
+  // On a tmpfs of its own: overlayfs refuses an upper layer on another overlay (as / is in the VM).
   const dir = mkdtempSync(join(tmpdir(), "tsbpf-ovfs-"));
+  execFileSync("mount", ["-t", "tmpfs", "tsbpf-ovfs", dir]);
   for (const d of ["lower", "upper", "work", "merged"]) mkdirSync(join(dir, d));
   writeFileSync(join(dir, "lower", "data"), Buffer.alloc(65536, 7));
   execFileSync("mount", ["-t", "overlay", "overlay", "-o", `lowerdir=${dir}/lower,upperdir=${dir}/upper,workdir=${dir}/work`, join(dir, "merged")]);
@@ -85,6 +87,7 @@ ktest("ovfs (nimbpf seed) traces overlayfs reads per process, or says why it can
     assert.equal(Number(row.trim().split(/\s+/)[1]), 65536);
   } finally {
     execFileSync("umount", [join(dir, "merged")]);
+    execFileSync("umount", [dir]);
     rmSync(dir, { recursive: true, force: true });
   }
 });
