@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Build every BPF C source (*.bpf.c) under test/bpf/ and examples/ into a
+# Build every BPF C source (*.bpf.c) under test/bpf/, test/parity/ and examples/ into a
 # .bpf.o next to it.
 #
 #   scripts/build-bpf.sh            rebuild all objects in place
@@ -60,7 +60,7 @@ command -v "$CLANG" >/dev/null || die "$CLANG not found (set CLANG=...)"
 
 if [[ ${#sources[@]} -eq 0 ]]; then
   # Sorted with the C locale so the build order (and output) is stable.
-  mapfile -t sources < <(find test/bpf examples -name '*.bpf.c' -type f 2>/dev/null | LC_ALL=C sort)
+  mapfile -t sources < <(find test/bpf test/parity examples -name '*.bpf.c' -type f 2>/dev/null | LC_ALL=C sort)
 fi
 [[ ${#sources[@]} -gt 0 ]] || die "no *.bpf.c sources found"
 

@@ -60,3 +60,12 @@ export {
   type DisassembleOptions, type DisassembleObjectOptions, type DisasmLine, type DisasmSymbol, type DecodedInstruction,
 } from "./asm/disasm.js";
 export { asm, Assembler, R0, R1, R2, R3, R4, R5, R6, R7, R8, R9, R10, REGISTERS, labelSymbols, linkBuiltProgram, type BuiltProgram, type Reg, type Operand } from "./asm/builder.js";
+export { kernelConfig, parseKconfig, parseKconfigValue, linuxKernelVersion, type KernelConfig, type KconfigValue } from "./features/kconfig.js";
+export { kallsyms, Kallsyms, type KernelSymbol } from "./features/kallsyms.js";
+export type { KconfigSource } from "./collection/externs.js";
+export {
+  RingBuffer, RingBufferReader, Ring, UserRingBuffer, EventStream,
+  type RingBufferStats, type UserRingSample, type BatchCallback, type Decoder, type IterateOptions, type StreamOptions,
+} from "./ringbuf/index.js";
+export { PerfBuffer, PerfRing, type PerfBufferOptions, type PerfBufferStats } from "./perf/index.js";
+export { tracePipe, TracePipe, parseTraceLine, splitLines, type TracePipeOptions, type TraceLine } from "./trace/index.js";

@@ -353,3 +353,76 @@ export function sanitizeBtf(btf: Btf, supported: BtfFeatureSupport, opts: BtfWri
 export function convertBtfByteOrder(bytes: Uint8Array, littleEndian: boolean, opts: { base?: Btf } = {}): Uint8Array {
   return new RawEdit(Btf.parse(bytes, opts)).finish(littleEndian);
 }
+
+/**
+ * Returns BTF bytes the kernel accepts for an object with extern variables and kfuncs (libbpf
+ * does the same at open): in the `.kconfig` DATASEC every VAR becomes an allocated global at the
+ * offset `kconfigOffsets` gives it (its place in the `.kconfig` map); in `.ksyms` every VAR becomes
+ * an allocated 4-byte int, every FUNC a global function represented in the DATASEC by a dummy
+ * `dummy_ksym` VAR (unnamed parameters of its prototype are named after it), each entry 4 bytes
+ * apart. Type ids and existing string offsets are kept (an int and the dummy VAR may be appended).
+ * Pure: returns new bytes; `btf` is unchanged. Throws BtfError if the BTF is malformed.
+ */
+export function sanitizeExternBtf(btf: Btf, kconfigOffsets: ReadonlyMap<string, number>, opts: BtfWriteOptions = {}): Uint8Array {
+  const e = new RawEdit(btf);
+  const wd = e.words;
+  const LINKAGE_ALLOCATED = 1, FUNC_GLOBAL = 1;
+  let int32 = 0;
+  const intId = () => {
+    if (int32) return int32;
+    for (let id = btf.firstId; id < btf.count && !int32; id++) {
+      const t = btf.kindOf(id) === "int" ? btf.type(id) : undefined;
+      if (t?.kind === "int" && t.size === 4 && t.bits === 32 && t.offset === 0 && !t.bool && !t.char) int32 = id;
+    }
+    if (!int32) int32 = e.addType([e.addString("int"), info(K_INT, 0, false, ""), 4, 0x01000020 /* signed, 32 bits */]);
+    return int32;
+  };
+  let dummy = 0, dummyName = 0;
+  for (let id = btf.firstId; id < btf.count; id++) {
+    if (btf.kindOf(id) !== "datasec") continue;
+    const t = btf.type(id);
+    if (t.kind !== "datasec" || (t.name !== ".ksyms" && t.name !== ".kconfig")) continue;
+    const w = e.at(id);
+    if (t.name === ".kconfig") {
+      let end = 0;
+      t.vars.forEach((v, j) => {
+        if (btf.kindOf(v.typeId) !== "var" || v.typeId < btf.firstId) return;
+        const off = kconfigOffsets.get(btf.name(v.typeId));
+        if (off === undefined) return;
+        wd[e.at(v.typeId) + 3] = LINKAGE_ALLOCATED;
+        wd[w + 4 + 3 * j] = u32(off, `offset of ${btf.name(v.typeId)}`);
+        end = Math.max(end, off + v.size);
+      });
+      wd[w + 2] = u32(Math.max(end, wd[w + 2]!), "size of .kconfig");
+      continue;
+    }
+    t.vars.forEach((v, j) => {
+      if (v.typeId < btf.firstId) return;
+      const kind = btf.kindOf(v.typeId);
+      const vw = e.at(v.typeId);
+      if (kind === "var") {
+        wd[vw + 2] = intId();
+        wd[vw + 3] = LINKAGE_ALLOCATED;
+      } else if (kind === "func") {
+        if (!dummy) {
+          dummyName = e.addString("dummy_ksym");
+          dummy = e.addType([dummyName, info(K_VAR, 0, false, ""), intId(), LINKAGE_ALLOCATED]);
+        }
+        const fn = btf.type(v.typeId);
+        if (fn.kind === "func" && fn.typeId >= btf.firstId && btf.kindOf(fn.typeId) === "func_proto") {
+          const proto = btf.type(fn.typeId);
+          const pw = e.at(fn.typeId);
+          if (proto.kind === "func_proto") proto.params.forEach((p, k) => { if (p.typeId && !wd[pw + 3 + 2 * k]) wd[pw + 3 + 2 * k] = dummyName; });
+        }
+        wd[vw + 1] = info(K_FUNC, FUNC_GLOBAL, false, "");
+        wd[w + 3 + 3 * j] = dummy;
+      } else {
+        return;
+      }
+      wd[w + 4 + 3 * j] = 4 * j;
+      wd[w + 5 + 3 * j] = 4;
+    });
+    wd[w + 2] = 4 * t.vars.length;
+  }
+  return e.finish(opts.littleEndian ?? btf.littleEndian);
+}

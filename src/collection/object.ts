@@ -189,10 +189,6 @@ export function loadCollection(spec: CollectionSpec, opts: LoadOptions = {}): Bp
       }
     }
 
-    // Data sections: freeze read-only ones now that programs are verified against their contents.
-    for (const m of Object.values(spec.maps)) {
-      if (m.definition === "data" && m.freeze) maps[m.name]!.freeze();
-    }
     return new BpfObject(spec, maps, programs, btfFd);
   } catch (e) {
     for (const o of owned.reverse()) o.close();
@@ -212,7 +208,8 @@ function loadObjectBtf(spec: CollectionSpec, warn: (m: string) => void): FD | un
     const has = (k: Parameters<typeof probeBtfKind>[0]) => probeBtfKind(k).supported;
     const support = { declTag: has("decl_tag"), typeTag: has("type_tag"), float: has("float"), enum64: has("enum64"), funcLinkage: has("func"), datasec: has("datasec") };
     if (Object.values(support).some((v) => !v)) {
-      const again = btfLoad(sanitizeBtf(spec.btf, support), new Uint8Array(64 * 1024));
+      // Start from the bytes prepared for the kernel (extern entries already cleaned up).
+      const again = btfLoad(sanitizeBtf(Btf.parse(spec.btfBytes), support), new Uint8Array(64 * 1024));
       if (!("errno" in again)) {
         warn(`load BTF of ${spec.name}: the kernel lacks some BTF kinds (${Object.entries(support).filter(([, v]) => !v).map(([k]) => k).join(", ")}); loaded a sanitized copy`);
         return again;
@@ -274,6 +271,9 @@ function createMap(spec: CollectionSpec, m: MapSpec, o: { btfFd?: FD; maxEntries
     } else if (o.data) {
       map.update(0, o.data);
     }
+    // Read-only data (.rodata, .kconfig) is frozen before any program loads: only then does the
+    // verifier treat its values as constants and prune the code they disable.
+    if (isData && m.freeze) map.freeze();
     if (pinPath) map.pin(pinPath);
   } catch (e) {
     map.close();

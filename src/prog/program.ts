@@ -202,10 +202,12 @@ export class Program {
    */
   testRun(opts: { data?: Uint8Array; ctx?: Uint8Array; repeat?: number; dataOutSize?: number; ctxOutSize?: number; flags?: number; cpu?: number } = {}): TestRunResult {
     const dataOut = opts.data ? new Uint8Array(opts.dataOutSize ?? opts.data.length + 256) : undefined;
-    // SYSCALL programs write their context back in place (ctx_in) and refuse a separate ctx_out.
+    // SYSCALL programs write their context back in place (ctx_in) and refuse a separate ctx_out;
+    // raw tracepoint, tracing and struct_ops test runs take a context in but none out.
     const inPlace = this.type === ProgramType.SYSCALL;
+    const noCtxOut = inPlace || this.type === ProgramType.RAW_TRACEPOINT || this.type === ProgramType.TRACING || this.type === ProgramType.STRUCT_OPS;
     const ctxIn = opts.ctx && inPlace ? opts.ctx.slice() : opts.ctx;
-    const ctxOut = opts.ctx && !inPlace ? new Uint8Array(opts.ctxOutSize ?? opts.ctx.length) : undefined;
+    const ctxOut = opts.ctx && !noCtxOut ? new Uint8Array(opts.ctxOutSize ?? opts.ctx.length) : undefined;
     const r = progTestRun({ progFd: this.fd.value, dataIn: opts.data, dataOut, ctxIn, ctxOut, repeat: opts.repeat, flags: opts.flags, cpu: opts.cpu }, `program ${this.name}`);
     if (inPlace) return { retval: r.retval, duration: r.duration, data: new Uint8Array(0), ctx: ctxIn };
     return {

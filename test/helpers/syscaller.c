@@ -1,7 +1,8 @@
 /*
  * A child process for kernel tests: prints its pid, waits for a line on stdin, then makes an
  * exact number of system calls and exits, so a test knows whom to filter on and what to expect.
- *   syscaller getpid N | getppid N | read N SIZE (reads SIZE bytes from /dev/zero N times)
+ *   syscaller getpid N | getppid N | read N SIZE [FILE] (reads SIZE bytes N times from FILE,
+ *   default /dev/zero, reopening it when it ends)
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -24,9 +25,18 @@ int main(int argc, char **argv) {
   } else if (!strcmp(argv[1], "read") && argc > 3) {
     size_t size = (size_t)atol(argv[3]);
     char *buf = malloc(size ? size : 1);
-    int fd = open("/dev/zero", O_RDONLY);
-    for (long i = 0; i < n; i++)
-      if (read(fd, buf, size) < 0) return 4;
+    const char *path = argc > 4 ? argv[4] : "/dev/zero";
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return 4;
+    for (long i = 0; i < n; i++) {
+      ssize_t r = read(fd, buf, size);
+      if (r < 0) return 4;
+      if (r == 0) { /* end of file: start over */
+        close(fd);
+        fd = open(path, O_RDONLY);
+        if (fd < 0 || read(fd, buf, size) < 0) return 4;
+      }
+    }
     close(fd);
   } else {
     return 2;

@@ -1,0 +1,251 @@
+/**
+ * Event-stream benchmark: records consumed per second from a BPF ring buffer and a perf buffer,
+ * through tsbpf (batch form and AsyncIterable) and through C libbpf (bench/c/ringbuf_consumer.c:
+ * ring_buffer__consume/poll, perf_buffer__consume/poll) in the same run, on the same map, with
+ * the same producer (test/bpf/events_bench.bpf.c: a bpf_loop writing 64 records per getpid()
+ * call of bench/c/ringbuf_producer). Every consumer reads the first 8 bytes of each record.
+ *
+ * Two measurements:
+ *  - drain: the ring is filled while nobody reads (K records), then the consumer is timed until
+ *    the ring is empty: its consumption capacity, without a producer competing for the CPU.
+ *  - live: the producer calls getpid in a tight loop on one CPU for S seconds while the consumer
+ *    polls (event loop for tsbpf, ring_buffer__poll/perf_buffer__poll for C); events/s consumed
+ *    is what the consumer kept up with (the rest was dropped by the full ring).
+ *
+ *   node dist/bench/ringbuf.js [--rounds R] [--seconds S] [--only ringbuf|perf]
+ * Needs root. Prints a table (not a test).
+ */
+import { spawn, execFileSync, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { loadObject, type BpfObject } from "../src/index.js";
+import { RingBuffer } from "../src/ringbuf/index.js";
+import { PerfBuffer } from "../src/perf/index.js";
+
+const { values } = parseArgs({
+  options: {
+    rounds: { type: "string", default: "5" },
+    seconds: { type: "string", default: "1" },
+    only: { type: "string" },
+    "no-live": { type: "boolean", default: false },
+    verbose: { type: "boolean", default: false },
+  },
+});
+const rounds = Number(values.rounds);
+const log = (...a: unknown[]) => {
+  if (values.verbose) console.error("#", ...a);
+};
+const seconds = Number(values.seconds);
+
+const root = (() => {
+  let d = new URL(".", import.meta.url).pathname;
+  while (!existsSync(join(d, "package.json"))) d = join(d, "..");
+  return d;
+})();
+const cDir = join(root, "bench", "c");
+execFileSync("make", ["-s", "-C", cDir, "ringbuf_consumer", "ringbuf_producer"], { stdio: "inherit" });
+
+const BATCH = 64; // records per getpid call (rodata `batch`)
+const RING_BYTES = 1 << 26; // 64 MiB ring buffer
+const PERF_PAGES = 16384; // 64 MiB per CPU
+
+type Kind = "ringbuf" | "perf";
+let sink = 0;
+interface Config {
+  kind: Kind;
+  size: number;
+  /** getpid calls that fill the ring for the drain measurement */
+  calls: number;
+}
+
+/** Spawns a helper that prints one line (pid or "ready") and waits for a line on stdin. */
+async function startHelper(cmd: string, args: string[]): Promise<{ child: ChildProcessWithoutNullStreams; first: string; out: Promise<string> }> {
+  const child = spawn(cmd, args, { stdio: "pipe" });
+  let buf = "";
+  let firstResolve!: (s: string) => void;
+  const first = new Promise<string>((r) => (firstResolve = r));
+  const out = new Promise<string>((resolve, reject) => {
+    child.stdout.on("data", (d: Buffer) => {
+      buf += d.toString();
+      const i = buf.indexOf("\n");
+      if (i >= 0) firstResolve(buf.slice(0, i));
+    });
+    child.stderr.on("data", (d: Buffer) => process.stderr.write(d));
+    child.on("error", reject);
+    child.on("exit", (code) => (code === 0 ? resolve(buf) : reject(new Error(`${cmd} exited with ${code}`))));
+  });
+  return { child, first: await first, out };
+}
+
+async function runProducer(o: BpfObject, args: string[], whileRunning?: () => void): Promise<void> {
+  const p = await startHelper(join(cDir, "ringbuf_producer"), args);
+  o.variables.target_tgid!.set(Number(p.first));
+  whileRunning?.();
+  p.child.stdin.end("go\n");
+  await p.out;
+  o.variables.target_tgid!.set(0);
+}
+
+const counters = (o: BpfObject) => ({ produced: Number(o.variables.produced!.get()), dropped: Number(o.variables.dropped!.get()) });
+
+/** Opens a reader and touches every mapped page, so page faults are not timed (the C side does the same). */
+function openReader(o: BpfObject, kind: Kind): RingBuffer | PerfBuffer {
+  const r = kind === "ringbuf" ? new RingBuffer(o.map("rb")) : new PerfBuffer(o.map("pb"), { pageCount: PERF_PAGES });
+  let z = 0;
+  for (const ring of r.rings) for (let i = 0; i < ring.bytes.length; i += 4096) z += ring.bytes[i]!;
+  sink += z;
+  return r;
+}
+
+const touch = (view: DataView, offsets: Uint32Array, _lengths: Uint32Array, count: number): void => {
+  let s = 0;
+  for (let i = 0; i < count; i++) {
+    const off = offsets[i]!;
+    s += view.getUint32(off, true) + view.getUint32(off + 4, true);
+  }
+  sink += s;
+};
+
+/** Fills the ring with calls*BATCH records, then times a tsbpf drain. Returns events/s. */
+async function tsDrain(o: BpfObject, c: Config, form: "batch" | "iter"): Promise<number> {
+  using r = openReader(o, c.kind);
+  const before = counters(o);
+  await runProducer(o, ["calls", String(c.calls)]);
+  const after = counters(o);
+  const expect = after.produced - before.produced;
+  if (after.dropped !== before.dropped) throw new Error(`the fill overflowed the ring (${after.dropped - before.dropped} dropped)`);
+  let got = 0;
+  const t0 = process.hrtime.bigint();
+  if (form === "batch") {
+    for (;;) {
+      const n = r.consume(touch);
+      if (n === 0) break;
+      got += n;
+    }
+  } else {
+    for await (const rec of r.records()) {
+      sink += rec[0]!;
+      if (++got === expect) break;
+    }
+  }
+  const ns = Number(process.hrtime.bigint() - t0);
+  if (got !== expect) throw new Error(`${c.kind} ${c.size}B ${form}: consumed ${got}, produced ${expect}`);
+  return got / (ns / 1e9);
+}
+
+async function cDrain(o: BpfObject, c: Config): Promise<number> {
+  const map = c.kind === "ringbuf" ? o.map("rb") : o.map("pb");
+  const h = await startHelper(join(cDir, "ringbuf_consumer"), [c.kind, "drain", String(map.info().id), "0", String(PERF_PAGES)]);
+  if (h.first !== "ready") throw new Error(`ringbuf_consumer said ${h.first}`);
+  const before = counters(o);
+  await runProducer(o, ["calls", String(c.calls)]);
+  const after = counters(o);
+  h.child.stdin.end("go\n");
+  const out = await h.out;
+  const j = JSON.parse(out.trim().split("\n").pop()!) as { events: number; ns: number; lost: number };
+  const expect = after.produced - before.produced;
+  if (j.events !== expect) throw new Error(`C ${c.kind} ${c.size}B drain: consumed ${j.events}, produced ${expect}`);
+  return j.events / (j.ns / 1e9);
+}
+
+/** Empties the ring (what a previous live run left behind). */
+function flushRing(o: BpfObject, kind: Kind): void {
+  using r = openReader(o, kind);
+  while (r.consume(() => {}) > 0);
+}
+
+/** Live: the consumer runs while the producer loops for `seconds`. Returns events/s consumed. */
+async function tsLive(o: BpfObject, c: Config, form: "batch" | "iter"): Promise<number> {
+  flushRing(o, c.kind);
+  using r = openReader(o, c.kind);
+  let got = 0;
+  const ac = new AbortController();
+  let t0 = 0n;
+  let iterDone: Promise<void> | undefined;
+  if (form === "batch") {
+    r.onBatch((view, offsets, lengths, count) => {
+      touch(view, offsets, lengths, count);
+      got += count;
+    });
+  }
+  await runProducer(o, ["seconds", String(seconds)], () => {
+    t0 = process.hrtime.bigint();
+    if (form === "iter") {
+      iterDone = (async () => {
+        for await (const rec of r.records({ signal: ac.signal })) {
+          sink += rec[0]!;
+          got++;
+        }
+      })();
+    }
+  });
+  const ns = Number(process.hrtime.bigint() - t0);
+  ac.abort();
+  await iterDone;
+  return got / (ns / 1e9);
+}
+
+async function cLive(o: BpfObject, c: Config): Promise<number> {
+  flushRing(o, c.kind);
+  const map = c.kind === "ringbuf" ? o.map("rb") : o.map("pb");
+  const h = await startHelper(join(cDir, "ringbuf_consumer"), [c.kind, "live", String(map.info().id), String(seconds), String(PERF_PAGES)]);
+  await runProducer(o, ["seconds", String(seconds)], () => h.child.stdin.end("go\n"));
+  const j = JSON.parse((await h.out).trim().split("\n").pop()!) as { events: number; ns: number };
+  return j.events / (j.ns / 1e9);
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+const configs: Config[] = [
+  { kind: "ringbuf", size: 8, calls: 60000 }, // 3.84M records of 16 bytes in a 64 MiB ring
+  { kind: "ringbuf", size: 256, calls: 3900 }, // 250k records of 264 bytes
+  { kind: "perf", size: 8, calls: 32768 }, // 2.1M records of 24 bytes (64 MiB per CPU)
+  { kind: "perf", size: 256, calls: 3500 }, // 224k records of 272 bytes
+].filter((c) => !values.only || c.kind === values.only) as Config[];
+
+const rows: string[][] = [];
+for (const c of configs) {
+  using o = await loadObject(join(root, "test", "bpf", "events_bench.bpf.o"), {
+    constants: { record_size: c.size, batch: BATCH, mode: c.kind === "ringbuf" ? 0 : 1 },
+    maxEntries: { rb: RING_BYTES },
+  });
+  o.attachAll({ strict: true });
+  const modes: Array<"drain" | "live"> = values["no-live"] ? ["drain"] : ["drain", "live"];
+  for (const mode of modes) {
+    const res = { batch: [] as number[], iter: [] as number[], c: [] as number[] };
+    for (let r = -1; r < rounds; r++) {
+      if (r === 0) for (const k of ["c", "batch", "iter"] as const) res[k].length = 0; // round -1 warms up
+      const what = `${c.kind} ${c.size}B ${mode}`;
+      if (mode === "drain") {
+        res.c.push(await cDrain(o, c));
+        log(what, "C", res.c.at(-1));
+        res.batch.push(await tsDrain(o, c, "batch"));
+        log(what, "batch", res.batch.at(-1));
+        res.iter.push(await tsDrain(o, c, "iter"));
+        log(what, "iter", res.iter.at(-1));
+      } else {
+        res.c.push(await cLive(o, c));
+        log(what, "C", res.c.at(-1));
+        res.batch.push(await tsLive(o, c, "batch"));
+        log(what, "batch", res.batch.at(-1));
+        res.iter.push(await tsLive(o, c, "iter"));
+        log(what, "iter", res.iter.at(-1));
+      }
+    }
+    const b = median(res.batch);
+    const it = median(res.iter);
+    const cc = median(res.c);
+    const m = (x: number) => (x / 1e6).toFixed(2);
+    rows.push([`${c.kind} ${c.size}B`, mode, m(b), m(it), m(cc), (b / cc).toFixed(2), (it / cc).toFixed(2)]);
+  }
+}
+
+const header = ["stream, record", "mode", "tsbpf batch Mev/s", "tsbpf AsyncIterable Mev/s", "C libbpf Mev/s", "batch/C", "iter/C"];
+const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+const line = (cells: string[]) => cells.map((s, i) => (i < 2 ? s.padEnd(widths[i]!) : s.padStart(widths[i]!))).join("  ");
+console.log(`records consumed per second, median of ${rounds} rounds after a warm-up round; ${BATCH} records per getpid; live runs ${seconds}s; node ${process.version}`);
+console.log(line(header));
+console.log(widths.map((w) => "-".repeat(w)).join("  "));
+for (const r of rows) console.log(line(r));
+if (sink === -1) console.log(sink);

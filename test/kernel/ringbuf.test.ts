@@ -1,0 +1,242 @@
+import assert from "node:assert/strict";
+import { ktest, repoPath, startSyscaller } from "../helpers/kernel.js";
+import { ArgumentError, BpfError, loadObject, MapType, BpfMap } from "../../src/index.js";
+import { RingBuffer, RingBufferReader, UserRingBuffer, type Ring } from "../../src/ringbuf/index.js";
+import { progTestRun } from "../../src/sys/bpf.js";
+
+const obj = (name: string) => repoPath("test", "bpf", `${name}.bpf.o`);
+const n = (v: unknown) => Number(v as bigint);
+
+/** Resolves when `cond()` holds, checking on timers (so the event loop keeps running); rejects after `ms`. */
+async function until(cond: () => boolean, ms = 5000, what = "condition"): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+ktest("ring buffer: every record of N getpid calls arrives once and in order, discarded records are skipped (event loop, batch form)", async () => {
+  const N = 5000;
+  const child = await startSyscaller("getpid", String(N));
+  using o = await loadObject(obj("events_ringbuf"), { constants: { target_tgid: child.pid, discard_every: 7 } });
+  using reader = new RingBufferReader();
+  const r8 = reader.add(o.map("rb8"));
+  const r256 = reader.add(o.map("rb256"));
+  let got8 = 0;
+  let got256 = 0;
+  let lastSeq8 = -1;
+  const bad: string[] = [];
+  const batches: number[] = [];
+  reader.onBatch((view, offsets, lengths, count, ring: Ring) => {
+    batches.push(count);
+    for (let i = 0; i < count; i++) {
+      const off = offsets[i]!;
+      if (ring === r8) {
+        if (lengths[i] !== 8) bad.push(`rb8 length ${lengths[i]}`);
+        if (view.getUint32(off, true) !== child.pid) bad.push(`rb8 tgid ${view.getUint32(off, true)}`);
+        const seq = view.getUint32(off + 4, true);
+        if (seq !== lastSeq8 + 1) bad.push(`rb8 seq ${seq} after ${lastSeq8}`);
+        lastSeq8 = seq;
+        got8++;
+      } else {
+        if (lengths[i] !== 256) bad.push(`rb256 length ${lengths[i]}`);
+        const seq = Number(view.getBigUint64(off, true));
+        if (seq % 7 === 0) bad.push(`rb256 discarded record ${seq} delivered`);
+        if (view.getUint8(off + 8) !== (seq & 0xff) || view.getUint8(off + 255) !== (seq & 0xff)) bad.push(`rb256 fill of ${seq}`);
+        got256++;
+      }
+    }
+  });
+  o.attachAll({ strict: true });
+  assert.equal(await child.go(), 0);
+  const vars = o.variables;
+  assert.equal(n(vars.calls!.get()), N);
+  assert.equal(n(vars.dropped8!.get()), 0);
+  assert.equal(n(vars.dropped256!.get()), 0);
+  const produced8 = n(vars.produced8!.get());
+  const produced256 = n(vars.produced256!.get());
+  const discarded256 = n(vars.discarded256!.get());
+  assert.equal(produced8, N);
+  assert.equal(discarded256, Math.ceil(N / 7));
+  assert.equal(produced256 + discarded256, N);
+  await until(() => got8 === produced8 && got256 === produced256, 5000, "all records");
+  assert.deepEqual(bad, []);
+  assert.equal(got8, N);
+  assert.equal(got256, produced256);
+  assert.deepEqual(r8.stats, { records: N, bytes: 8 * N, discarded: 0 });
+  assert.deepEqual(r256.stats, { records: produced256, bytes: 256 * produced256, discarded: discarded256 });
+  assert.deepEqual(reader.stats, { records: N + produced256, bytes: 8 * N + 256 * produced256, discarded: discarded256 });
+  assert.equal(r8.available(), 0, "the consumer position was committed");
+  assert.equal(r256.available(), 0);
+  // Nothing more arrives later.
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(got8 + got256, N + produced256);
+  assert.ok(batches.length < N, `records arrive in batches (${batches.length} drains for ${N + produced256} records)`);
+});
+
+ktest("ring buffer: AsyncIterable copies and decodes records; AbortSignal ends the iteration", async () => {
+  const N = 2000;
+  const child = await startSyscaller("getpid", String(N));
+  using o = await loadObject(obj("events_ringbuf"), { constants: { target_tgid: child.pid } });
+  using rb = new RingBuffer(o.map("rb8"), { decoder: (rec) => ({ tgid: new DataView(rec.buffer, rec.byteOffset).getUint32(0, true), seq: new DataView(rec.buffer, rec.byteOffset).getUint32(4, true), len: rec.length }) });
+  o.attachAll({ strict: true });
+  const ac = new AbortController();
+  const seen: number[] = [];
+  const done = (async () => {
+    for await (const r of rb.records({ signal: ac.signal })) {
+      assert.equal(r.tgid, child.pid);
+      assert.equal(r.len, 8);
+      seen.push(r.seq);
+      if (seen.length === N) ac.abort();
+    }
+  })();
+  assert.equal(await child.go(), 0);
+  await Promise.race([done, new Promise((_, rej) => setTimeout(() => rej(new Error(`only ${seen.length} of ${N} records arrived`)), 5000))]);
+  assert.equal(seen.length, N);
+  assert.deepEqual(seen, Array.from({ length: N }, (_, i) => i));
+  assert.equal(rb.stats.records, N);
+
+  // Aborting while nothing arrives ends a waiting iteration too.
+  const ac2 = new AbortController();
+  setTimeout(() => ac2.abort(), 30);
+  let more = 0;
+  for await (const _ of rb.records({ signal: ac2.signal })) more++;
+  assert.equal(more, 0);
+  // An already aborted signal yields nothing.
+  for await (const _ of rb.records({ signal: AbortSignal.abort() })) more++;
+  assert.equal(more, 0);
+});
+
+ktest("ring buffer: records kept from the AsyncIterable are copies that survive later writes", async () => {
+  const N = 300;
+  const child = await startSyscaller("getpid", String(N));
+  // The records are read after the ring released them (the consumer position moved on).
+  using o = await loadObject(obj("events_ringbuf"), { constants: { target_tgid: child.pid } });
+  using rb = new RingBuffer(o.map("rb256"));
+  o.attachAll({ strict: true });
+  assert.equal(await child.go(), 0);
+  const kept: Uint8Array[] = [];
+  const ac = new AbortController();
+  for await (const rec of rb.records({ signal: ac.signal })) {
+    kept.push(rec);
+    if (kept.length === N) ac.abort();
+  }
+  assert.equal(rb.available(), 0);
+  kept.forEach((rec, i) => {
+    assert.equal(rec.length, 256);
+    assert.equal(Number(new DataView(rec.buffer, rec.byteOffset).getBigUint64(0, true)), i);
+    assert.equal(rec[100], i & 0xff);
+  });
+});
+
+ktest("ring buffer: poll(timeout) and consume() drain synchronously; poll times out when empty", async () => {
+  const N = 1000;
+  const child = await startSyscaller("getpid", String(N));
+  using o = await loadObject(obj("events_ringbuf"), { constants: { target_tgid: child.pid } });
+  using rb = new RingBuffer(o.map("rb8"));
+  assert.throws(() => rb.poll(0), ArgumentError, "poll without a callback or handler has nowhere to deliver");
+  let got = 0;
+  const cb = (_v: DataView, _o: Uint32Array, _l: Uint32Array, count: number) => {
+    got += count;
+  };
+  const t0 = Date.now();
+  assert.equal(rb.poll(20, cb), 0);
+  assert.ok(Date.now() - t0 >= 15, "poll waited for its timeout");
+  o.attachAll({ strict: true });
+  assert.equal(await child.go(), 0);
+  assert.equal(rb.available(), N * 16);
+  assert.equal(rb.poll(1000, cb), N);
+  assert.equal(got, N);
+  assert.equal(rb.consume(cb), 0);
+  assert.equal(rb.available(), 0);
+});
+
+ktest("ring buffer: a tiny ring under a burst: received + reserve failures == produced", async () => {
+  const N = 3000;
+  const child = await startSyscaller("getpid", String(N));
+  using o = await loadObject(obj("events_ringbuf"), { constants: { target_tgid: child.pid, discard_every: 3 }, maxEntries: { rb8: 4096, rb256: 8192 } });
+  using rb8 = new RingBuffer(o.map("rb8"));
+  using rb256 = new RingBuffer(o.map("rb256"));
+  assert.equal(rb8.ring.size, 4096);
+  o.attachAll({ strict: true });
+  // No reader runs during the burst: the rings fill up and the program counts its failures.
+  assert.equal(await child.go(), 0);
+  const v = o.variables;
+  let got8 = 0;
+  let got256 = 0;
+  rb8.consume((_v, _o, _l, c) => (got8 += c));
+  rb256.consume((_v, _o, _l, c) => (got256 += c));
+  // 16 bytes per record with its header; the kernel keeps the fill below the ring size.
+  assert.equal(got8, 4096 / 16 - 1, "a 4 KiB ring holds 255 records of 8 bytes");
+  assert.ok(n(v.dropped8!.get()) > 0);
+  assert.equal(got8 + n(v.dropped8!.get()), N);
+  assert.equal(got256, n(v.produced256!.get()));
+  assert.equal(got256 + n(v.discarded256!.get()) + n(v.dropped256!.get()), N);
+  assert.equal(rb256.stats.discarded, n(v.discarded256!.get()));
+  assert.ok(n(v.dropped256!.get()) > 0);
+});
+
+ktest("ring buffer: close() stops the poller, ends iterations and unmaps; wrong map types are refused", async () => {
+  using o = await loadObject(obj("events_ringbuf"));
+  const rb = new RingBuffer(o.map("rb8"));
+  const it = rb.records();
+  const pending = it.next();
+  rb.onBatch(() => {});
+  rb.close();
+  assert.deepEqual(await pending, { value: undefined, done: true });
+  assert.throws(() => rb.consume(() => {}), (e: unknown) => e instanceof BpfError && e.code === "E_CLOSED");
+  assert.equal(rb.ring.bytes.length, 0, "the data mapping is detached");
+  rb.close();
+  using arr = BpfMap.create({ type: MapType.ARRAY, keySize: 4, valueSize: 4, maxEntries: 1 });
+  assert.throws(() => new RingBuffer(arr), ArgumentError);
+});
+
+ktest("user ring buffer: samples reserved and submitted in user space are drained by the program; discarded ones are skipped", async () => {
+  using o = await loadObject(obj("events_user_ringbuf"));
+  using urb = new UserRingBuffer(o.map("requests"));
+  const drain = () => progTestRun({ progFd: o.program("drain").fd.value, ctxIn: new Uint8Array(8) }).retval;
+  const v = o.variables;
+  let expectSum = 0n;
+  const held: import("../../src/ringbuf/index.js").UserRingSample[] = [];
+  for (let i = 1; i <= 100; i++) {
+    const s = urb.reserve(16)!;
+    assert.ok(s);
+    s.view.setBigUint64(0, BigInt(i), true);
+    s.view.setUint32(8, i, true);
+    held.push(s);
+  }
+  // Submit out of order; discard every 10th.
+  for (const s of [...held].reverse()) {
+    const i = s.view.getUint32(8, true);
+    if (i % 10 === 0) urb.discard(s);
+    else {
+      urb.submit(s);
+      expectSum += BigInt(i);
+    }
+  }
+  assert.throws(() => urb.submit(held[0]!), ArgumentError, "a sample cannot be submitted twice");
+  assert.equal(drain(), 90);
+  assert.equal(v.samples!.get(), 90n);
+  assert.equal(v.sum!.get(), expectSum);
+  assert.equal(v.last_tag!.get(), 99);
+  assert.deepEqual(urb.stats, { submitted: 90, discarded: 10 });
+
+  // A busy (reserved, unsubmitted) sample stops the kernel's drain until it is submitted.
+  const a = urb.reserve(16)!;
+  assert.ok(urb.write(new Uint8Array([5, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0])));
+  assert.ok(drain() <= 0, "the drain stops at the busy sample");
+  assert.equal(v.samples!.get(), 90n);
+  a.view.setBigUint64(0, 1000n, true);
+  urb.submit(a);
+  assert.equal(drain(), 2);
+  assert.equal(v.sum!.get(), expectSum + 1005n);
+  assert.equal(v.last_tag!.get(), 7);
+
+  // Full ring: reserve returns undefined, and room comes back after a drain.
+  let k = 0;
+  while (urb.reserve(1000) && k < 1000) k++;
+  assert.ok(k > 0 && k < 1000);
+  assert.equal(urb.reserve(1000), undefined);
+  assert.throws(() => urb.reserve(64 * 1024), ArgumentError);
+});
