@@ -69,3 +69,8 @@ export {
 } from "./ringbuf/index.js";
 export { PerfBuffer, PerfRing, type PerfBufferOptions, type PerfBufferStats } from "./perf/index.js";
 export { tracePipe, TracePipe, parseTraceLine, splitLines, type TracePipeOptions, type TraceLine } from "./trace/index.js";
+export {
+  generateSkeleton, defineSkeleton,
+  type GenerateSkeletonOptions, type Skeleton, type OpenSkeleton, type SkeletonTypes, type SkeletonDescriptor,
+  type SkeletonDefinition, type SkeletonLoadOptions, type SkeletonAttachOptions, type SkeletonLinks, type GlobalsInput,
+} from "./skel/index.js";

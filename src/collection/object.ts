@@ -202,14 +202,17 @@ export function loadCollection(spec: CollectionSpec, opts: LoadOptions = {}): Bp
  */
 function loadObjectBtf(spec: CollectionSpec, warn: (m: string) => void): FD | undefined {
   if (!spec.btfBytes) return undefined;
-  let r = btfLoad(spec.btfBytes, new Uint8Array(64 * 1024));
+  // No log first (a log that overflows fails the load with ENOSPC); a big log only to explain a refusal.
+  let r = btfLoad(spec.btfBytes);
+  if (!("errno" in r)) return r;
+  r = btfLoad(spec.btfBytes, new Uint8Array(16 * 1024 * 1024));
   if (!("errno" in r)) return r;
   if (spec.btf) {
     const has = (k: Parameters<typeof probeBtfKind>[0]) => probeBtfKind(k).supported;
     const support = { declTag: has("decl_tag"), typeTag: has("type_tag"), float: has("float"), enum64: has("enum64"), funcLinkage: has("func"), datasec: has("datasec") };
     if (Object.values(support).some((v) => !v)) {
       // Start from the bytes prepared for the kernel (extern entries already cleaned up).
-      const again = btfLoad(sanitizeBtf(Btf.parse(spec.btfBytes), support), new Uint8Array(64 * 1024));
+      const again = btfLoad(sanitizeBtf(Btf.parse(spec.btfBytes), support), new Uint8Array(16 * 1024 * 1024));
       if (!("errno" in again)) {
         warn(`load BTF of ${spec.name}: the kernel lacks some BTF kinds (${Object.entries(support).filter(([, v]) => !v).map(([k]) => k).join(", ")}); loaded a sanitized copy`);
         return again;

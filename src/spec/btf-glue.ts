@@ -30,8 +30,33 @@ export function readBtf(elf: ElfFile): ObjectBtf {
     if (!offsets.has(key)) offsets.set(key, sym.value);
   }
   const btfBytes = fixupDatasecs(raw, sizes, (secName, varName) => offsets.get(`${secName}\0${varName}`));
+  hideHiddenFunctions(elf, Btf.parse(btfBytes), btfBytes);
   const btf = Btf.parse(btfBytes);
   return { btf, btfBytes, ext: readExt(elf, btf) };
+}
+
+const STV_HIDDEN = 2;
+const BTF_FUNC_STATIC = 0;
+
+/**
+ * Global functions with hidden visibility (`__hidden`, e.g. libbpf's usdt.bpf.h helpers) are
+ * static as far as the kernel is concerned: libbpf rewrites their BTF linkage so the verifier
+ * checks them in their callers' context instead of as independent global functions. Same here,
+ * in place in `bytes` (the FUNC's vlen field holds the linkage).
+ */
+function hideHiddenFunctions(elf: ElfFile, btf: Btf, bytes: Uint8Array): void {
+  const hidden = new Set<string>();
+  for (const sym of elf.symbols) {
+    if (sym.type === SymbolType.FUNC && sym.visibility === STV_HIDDEN && sym.bind !== 0 /* not LOCAL */) hidden.add(sym.name);
+  }
+  if (hidden.size === 0) return;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (const t of btf.types()) {
+    if (t.kind !== "func" || t.linkage === "static" || !hidden.has(t.name)) continue;
+    const at = btf.typeOffset(t.id) + 4;
+    const info = view.getUint32(at, btf.littleEndian);
+    view.setUint32(at, (info & ~0xffff) | BTF_FUNC_STATIC, btf.littleEndian);
+  }
 }
 
 function readExt(elf: ElfFile, btf: Btf): Map<string, SectionExtInfo> | undefined {
