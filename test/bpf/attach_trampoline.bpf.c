@@ -22,7 +22,7 @@
 
 const volatile int target_tgid = 0;
 
-__u64 read_entries, read_exits, read_bytes, file_opens, multi_reads, getpid_calls, modify_calls;
+__u64 read_entries, read_exits, read_bytes, file_opens, multi_reads, getpid_calls, modify_calls, security_opens;
 
 #define READ_SIZE 777
 
@@ -55,6 +55,18 @@ int BPF_PROG(on_modify, int a, int *b, int ret)
 {
 	__sync_fetch_and_add(&modify_calls, 1);
 	return 1234;
+}
+
+/*
+ * fmod_ret on a security_* hook: modifiable on every kernel with trampolines (error injection is
+ * not needed for security_ functions). Returning 0 lets the hook run as usual; only counts.
+ */
+SEC("fmod_ret/security_file_open")
+int BPF_PROG(on_security_open, struct file *file, int ret)
+{
+	if (mine())
+		__sync_fetch_and_add(&security_opens, 1);
+	return 0;
 }
 
 SEC("lsm/file_open")

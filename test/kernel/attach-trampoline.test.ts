@@ -126,6 +126,16 @@ gated(trampolineSkip, "fmod_ret on bpf_modify_return_test replaces its return va
   assert.equal(o.variables.modify_calls!.get(), 1n);
 });
 
+gated(trampolineSkip, "fmod_ret on security_file_open counts a child's opens and lets them proceed", async () => {
+  const child = await startSyscaller("read", "3", READ_SIZE);
+  using o = await loadObject(object, { constants: { target_tgid: child.pid }, programs: ["on_security_open"] });
+  using link = attachFmodRet(o.program("on_security_open"));
+  assert.equal(link.kind, "fmod_ret");
+  // The child opens /dev/zero once after go(); the open succeeds (exit 0) because the program returns 0.
+  assert.equal(await child.go(), 0);
+  assert.equal(o.variables.security_opens!.get(), 1n);
+});
+
 gated(trampolineSkip, "freplace replaces a global function of a loaded XDP program", async () => {
   using target = await loadObject(object, { programs: ["xdp_target"] });
   const xdp = target.program("xdp_target");
