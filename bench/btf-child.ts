@@ -3,10 +3,12 @@
  * JSON line). Times exclude Node's own start-up; `import_ms` is the time to import tsbpf.
  *
  *   node dist/bench/btf-child.js vmlinux        loadKernelBtf() + first findByName, VmRSS before/after
- *   node dist/bench/btf-child.js read           readFileSync of /sys/kernel/btf/vmlinux only
+ *   node dist/bench/btf-child.js read           getting the bytes of /sys/kernel/btf/vmlinux only, as
+ *                                               loadKernelBtf does (mmap, else readFileSync)
  *   node dist/bench/btf-child.js reloc OBJ [N]  applyCoreRelocations for every program of OBJ against
- *                                               the (already loaded) kernel BTF: first pass (cold)
- *                                               and the median of N warm passes
+ *                                               the (already loaded) kernel BTF, with one
+ *                                               CoreRelocationCache per pass as loadCollection does:
+ *                                               first pass (cold) and the median of N warm passes
  *   node dist/bench/btf-child.js load OBJ [N]   openObject + loadCollection of OBJ, N rounds (round 0 cold)
  */
 import { readFileSync } from "node:fs";
@@ -20,12 +22,16 @@ const rounds = Number(n ?? 5);
 const out = (o: object) => console.log(JSON.stringify(o));
 
 if (mode === "read") {
+  // How loadKernelBtf gets the bytes: mapped read-only (Linux 6.16+), else read.
+  const { mapFileReadOnly } = await import("../src/sys/mmap.js");
   const t0 = t();
-  const b = readFileSync("/sys/kernel/btf/vmlinux");
+  const b = mapFileReadOnly("/sys/kernel/btf/vmlinux") ?? readFileSync("/sys/kernel/btf/vmlinux");
   out({ read_ms: t() - t0, bytes: b.length });
 } else if (mode === "vmlinux") {
   const rssBefore = rssKb();
   const ti = t();
+  // src/sys/mmap.js registers the sysfs reader (mmap) that the public entry point installs.
+  await import("../src/sys/mmap.js");
   const { loadKernelBtf } = await import("../src/btf/kernel.js");
   const t0 = t();
   const btf = loadKernelBtf();
@@ -40,7 +46,7 @@ if (mode === "read") {
   out({ import_ms: t0 - ti, load_ms: t1 - t0, find_ms: t2 - t1, find2_ms: t3 - t2, rss_before_kb: rssBefore, rss_after_kb: rssAfter, types: btf.count });
 } else if (mode === "reloc") {
   const { loadKernelBtf } = await import("../src/btf/kernel.js");
-  const { applyCoreRelocations } = await import("../src/btf/core.js");
+  const { applyCoreRelocations, CoreRelocationCache } = await import("../src/btf/core.js");
   const { openObjectSync } = await import("../src/collection/object.js");
   const kernel = loadKernelBtf();
   kernel.findByName("task_struct", "struct"); // the index is (a)'s business, not (c)'s
@@ -50,7 +56,9 @@ if (mode === "read") {
   const pass = () => {
     const copies = progs.map((p) => p.instructions.slice());
     const t0 = t();
-    progs.forEach((p, i) => applyCoreRelocations(copies[i]!, p.coreRelocations, spec.btf!, kernel, { program: p.name }));
+    // One cache per pass over the object, as loadCollection shares one between an object's programs.
+    const cache = new CoreRelocationCache();
+    progs.forEach((p, i) => applyCoreRelocations(copies[i]!, p.coreRelocations, spec.btf!, kernel, { program: p.name, cache }));
     return t() - t0;
   };
   const cold = pass();

@@ -25,10 +25,13 @@ const MAX_DEPTH = 256;
 // Words after the 12-byte btf_type: a fixed part and a part per vlen item, by kind (-1: unknown kind).
 const FIXED_WORDS = new Int8Array(32).fill(-1);
 const VLEN_WORDS = new Uint8Array(32);
+// 3 (the btf_type words) + FIXED_WORDS, and 0 for an unknown kind.
+const HEADER_PLUS_FIXED = new Uint8Array(32);
 for (let k = 1; k <= K_ENUM64; k++) {
   const one = trailingBytes(k, 1), zero = trailingBytes(k, 0);
   FIXED_WORDS[k] = zero / 4;
   VLEN_WORDS[k] = (one - zero) / 4;
+  HEADER_PLUS_FIXED[k] = 3 + zero / 4;
 }
 const HOST_LE = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
@@ -46,26 +49,94 @@ export function trailingBytes(kind: number, vlen: number): number {
 }
 
 /**
- * The index pass: records the word offset and kind of each type. Returns the number of types, or
- * -1 - n when type n has an unknown kind or its header runs past `end`. The caller checks that the
- * last type's trailing data fits. Kept small and monomorphic: it runs over every vmlinux type.
+ * Kinds whose names are hashed during the index pass, as a bit mask: the ones CO-RE candidate
+ * lookup and most callers ask for (about 20,000 of vmlinux's 127,000 types). Functions, the bulk of
+ * vmlinux, and the other kinds are hashed on the first lookup that needs them.
  */
-function indexTypes(words: Uint32Array, end: number, offsets: Uint32Array, kinds: Uint8Array, kindCounts: Uint32Array): number {
-  let w = 0, n = 0;
-  const last = end - 3;
-  while (w < end) {
-    if (w > last) return -1 - n;
+const EAGER_KINDS = (1 << K_INT) | (1 << K_STRUCT) | (1 << K_UNION) | (1 << K_ENUM) | (1 << K_FWD)
+  | (1 << K_TYPEDEF) | (1 << K_FLOAT) | (1 << K_ENUM64) | (1 << K_VAR) | (1 << K_DATASEC);
+
+/**
+ * The index pass: records the word offset and kind of each type, and for the named types of
+ * {@link EAGER_KINDS} their index in `eager` and the FNV-1a hash of their name (| 1, so 0 means "not
+ * computed": names outside this blob's strings, i.e. in a base's) in `hashes`. `counts[0]` receives
+ * the number of eager entries; `separated` the indices of those whose names contain `___` (CO-RE
+ * flavours, see {@link Btf.flavouredTypeIds}), `counts[1]` their number. Returns the number of types, or -1 - n when type n has an unknown
+ * kind or its header runs past `end`. The caller checks that the last type's trailing data fits.
+ * `str` is the string section, which the caller checked ends with a NUL. Kept small and
+ * monomorphic: it runs over every vmlinux type, mostly before V8 has optimized it.
+ */
+function indexTypes(
+  words: Uint32Array, end: number, offsets: Uint32Array, kinds: Uint8Array,
+  str: Uint8Array, strBase: number, hashes: Uint32Array, eager: Int32Array, counts: Int32Array, separated: Int32Array,
+): number {
+  // Locals rather than module constants: the loop runs mostly in V8's baseline tiers, where every
+  // bytecode counts.
+  const step3 = HEADER_PLUS_FIXED, vlenWords = VLEN_WORDS, strLen = str.length, last = end - 3;
+  let w = 0, n = 0, m = 0, s = 0;
+  while (w <= last) {
     const info = words[w + 1]!;
     const kind = (info >>> 24) & 0x1f;
-    const fixed = FIXED_WORDS[kind]!;
-    if (fixed < 0) return -1 - n;
+    const step = step3[kind]!;
+    if (step === 0) break;
     offsets[n] = w;
     kinds[n] = kind;
-    kindCounts[kind]++;
+    if ((EAGER_KINDS >>> kind) & 1) {
+      const nameOff = words[w]!;
+      if (nameOff !== 0) {
+        eager[m++] = n;
+        let j = nameOff - strBase;
+        if (j >= 0 && j < strLen) {
+          // `sep` becomes 1 at a third underscore in a row. Every operation that needs V8 type
+          // feedback runs often (underscores and "__" are common): code that has never run when
+          // V8 optimizes the loop mid-way (OSR) has no feedback, and reaching it later
+          // deoptimizes the whole loop. (`sep = 1` needs none.) Looking back past the start of
+          // the name can only add false positives, which flavouredTypeIds' users filter out.
+          let h = 0x811c9dc5, c = str[j]!, sep = 0;
+          while (c !== 0) {
+            h = Math.imul(h ^ c, 0x01000193);
+            if (c === 95 && str[j - 1] === 95 && str[j - 2] === 95) sep = 1;
+            c = str[++j]!;
+          }
+          hashes[n] = (h | 1) >>> 0;
+          separated[s] = n;
+          s += sep;
+        }
+      }
+    }
     n++;
-    w += 3 + fixed + (info & 0xffff) * VLEN_WORDS[kind]!;
+    w += step + (info & 0xffff) * vlenWords[kind]!;
   }
-  return n;
+  counts[0] = m;
+  counts[1] = s;
+  return w < end ? -1 - n : n;
+}
+
+/** Indices of the named types whose kinds are not in EAGER_KINDS. */
+function collectOthers(words: Uint32Array, offsets: Uint32Array, kinds: Uint8Array): Int32Array {
+  const n = offsets.length;
+  let m = 0;
+  for (let i = 0; i < n; i++) if (!((EAGER_KINDS >>> kinds[i]!) & 1) && words[offsets[i]!]! !== 0) m++;
+  const list = new Int32Array(m);
+  m = 0;
+  for (let i = 0; i < n; i++) if (!((EAGER_KINDS >>> kinds[i]!) & 1) && words[offsets[i]!]! !== 0) list[m++] = i;
+  return list;
+}
+
+/** Hashes the names of the listed types that lie in this blob's strings `str` (as indexTypes does). */
+function hashNames(str: Uint8Array, strBase: number, words: Uint32Array, offsets: Uint32Array, list: Int32Array, hashes: Uint32Array): void {
+  const strLen = str.length;
+  for (let e = 0; e < list.length; e++) {
+    const i = list[e]!;
+    const j0 = words[offsets[i]!]! - strBase;
+    if (j0 < 0 || j0 >= strLen || hashes[i] !== 0) continue;
+    let h = 0x811c9dc5, j = j0, c = str[j]!;
+    while (c !== 0) {
+      h = Math.imul(h ^ c, 0x01000193);
+      c = str[++j]!;
+    }
+    hashes[i] = (h | 1) >>> 0;
+  }
 }
 
 /** Reads the byte order of BTF or .BTF.ext data from its magic; `undefined` if neither order matches. */
@@ -121,10 +192,16 @@ export class Btf {
   /** Word index in #words of each local type's btf_type record. */
   readonly #offsets: Uint32Array;
   readonly #kinds: Uint8Array;
-  readonly #kindCounts: Uint32Array;
   readonly #cache = new Map<number, BtfType>();
+  /** Name hash tables: [0] for the named types of EAGER_KINDS, [1] for all other named types. */
   readonly #nameTables: (Int32Array | undefined)[] = [];
-  #nameHashes: Uint32Array | undefined;
+  /** FNV-1a hash | 1 of each type's name, 0 until computed. */
+  readonly #nameHashes: Uint32Array;
+  /** Indices of the named types of EAGER_KINDS. */
+  readonly #eager: Int32Array;
+  /** Indices of the types of EAGER_KINDS whose names (in this blob's strings) contain `___`. */
+  readonly #separated: number[];
+  #flavoured: number[] | undefined;
 
   private constructor(bytes: Uint8Array, base: Btf | undefined) {
     if (!(bytes instanceof Uint8Array)) throw new BtfError("parse BTF: input is not a Uint8Array");
@@ -187,9 +264,15 @@ export class Btf {
     const cap = Math.floor(typeLen / 12);
     const offsets = new Uint32Array(cap);
     const kinds = new Uint8Array(cap);
-    const kindCounts = new Uint32Array(32);
-    const r = indexTypes(words, nWords, offsets, kinds, kindCounts);
-    this.#kindCounts = kindCounts;
+    const hashes = new Uint32Array(cap);
+    const eager = new Int32Array(cap);
+    const counts = new Int32Array(2);
+    // Written at every eager entry (kept only where the name has a `___`), hence the size.
+    const separated = new Int32Array(cap + 1);
+    const r = indexTypes(words, nWords, offsets, kinds, bytes.subarray(strStart, strStart + strLen), this.#strBase, hashes, eager, counts, separated);
+    this.#separated = Array.from(separated.subarray(0, counts[1]!));
+    this.#nameHashes = hashes;
+    this.#eager = eager.subarray(0, counts[0]!);
     const n = r < 0 ? -1 - r : r;
     const endOf = (i: number) => offsets[i]! + 3 + FIXED_WORDS[kinds[i]!]! + (words[offsets[i]! + 1]! & 0xffff) * VLEN_WORDS[kinds[i]!]!;
     const endW = n > 0 ? endOf(n - 1) : 0;
@@ -396,67 +479,67 @@ export class Btf {
     return cStringEquals(this.rawBytes, strStart + off - this.#strBase, strStart + strLen, q);
   }
 
+  /** The name hash of local type i (| 1), computing and caching it when the index pass did not. */
+  #hashOf(i: number): number {
+    let h = this.#nameHashes[i]!;
+    if (h === 0) {
+      h = (this.#hashAt(this.#words[this.#offsets[i]!]!) | 1) >>> 0;
+      this.#nameHashes[i] = h;
+    }
+    return h;
+  }
+
   /**
-   * Builds the name hash table for one kind (or all kinds, k = 0): open addressing over local
-   * type indices + 1, keyed by an FNV-1a hash of the raw name bytes. Per-type hashes are cached
-   * (stored | 1 so that 0 means "not computed yet") and shared between the tables.
+   * Builds a name hash table (open addressing over local type indices + 1, keyed by the FNV-1a
+   * hash of the raw name bytes): t = 0 for the types of EAGER_KINDS, whose hashes the index pass
+   * computed, t = 1 for every other named type (hashed now, once).
    */
-  #buildNameTable(k: number): Int32Array {
-    const n = this.#offsets.length;
-    const offsets = this.#offsets, words = this.#words, kinds = this.#kinds, bytes = this.rawBytes;
-    const strBase = this.#strBase, { strStart, strLen } = this.#layout;
-    const strEnd = strStart + strLen;
-    const hashes = (this.#nameHashes ??= new Uint32Array(n));
+  #buildNameTable(t: number): Int32Array {
+    let list: Int32Array;
+    if (t === 0) {
+      list = this.#eager;
+    } else {
+      list = collectOthers(this.#words, this.#offsets, this.#kinds);
+      hashNames(this.rawBytes.subarray(this.#layout.strStart, this.#layout.strStart + this.#layout.strLen), this.#strBase,
+        this.#words, this.#offsets, list, this.#nameHashes);
+    }
     let size = 16;
-    while (size < (k === 0 ? n : this.#kindCounts[k]!) * 2) size <<= 1;
+    while (size < list.length * 2) size <<= 1;
     const mask = size - 1;
     const table = new Int32Array(size);
-    for (let i = 0; i < n; i++) {
-      if (k !== 0 && kinds[i] !== k) continue;
-      const off = words[offsets[i]!]!;
-      if (off === 0) continue;
-      let h = hashes[i]!;
-      if (h === 0) {
-        if (off < strBase) {
-          h = (this.#hashAt(off) | 1) >>> 0;
-        } else {
-          // FNV-1a over the name bytes, inlined (same function as hashCString).
-          h = 0x811c9dc5;
-          for (let j = strStart + off - strBase; j < strEnd; j++) {
-            const c = bytes[j]!;
-            if (c === 0) break;
-            h = Math.imul(h ^ c, 0x01000193);
-          }
-          h = (h | 1) >>> 0;
-        }
-        hashes[i] = h;
-      }
+    const hashes = this.#nameHashes;
+    for (let e = 0; e < list.length; e++) {
+      const i = list[e]!;
+      const h = hashes[i] || this.#hashOf(i);
       let slot = h & mask;
       while (table[slot] !== 0) slot = (slot + 1) & mask;
       table[slot] = i + 1;
     }
-    this.#nameTables[k] = table;
+    this.#nameTables[t] = table;
     return table;
   }
 
-  #findLocal(q: Uint8Array, h: number, kind: number, firstOnly: boolean, out: number[]): void {
-    const k = kind < 0 ? 0 : kind;
-    const table = this.#nameTables[k] ?? this.#buildNameTable(k);
-    const hashes = this.#nameHashes!, kinds = this.#kinds;
+  #probe(table: Int32Array, q: Uint8Array, h: number, kind: number, out: number[]): void {
+    const hashes = this.#nameHashes, kinds = this.#kinds;
     const mask = table.length - 1;
     let slot = h & mask, v: number;
-    const start = out.length;
     while ((v = table[slot]!) !== 0) {
       const i = v - 1;
       if (hashes[i] === h && (kind < 0 || kinds[i] === kind) && this.#equalsAt(this.#u32(this.#offsets[i]!), q)) {
         out.push(this.firstId + i);
-        if (firstOnly) return;
       }
       slot = (slot + 1) & mask;
     }
+  }
+
+  #findLocal(q: Uint8Array, h: number, kind: number, firstOnly: boolean, out: number[]): void {
+    const start = out.length;
+    const eager = kind >= 0 && ((EAGER_KINDS >>> kind) & 1) === 1;
+    if (kind < 0 || eager) this.#probe(this.#nameTables[0] ?? this.#buildNameTable(0), q, h, kind, out);
+    if (!eager) this.#probe(this.#nameTables[1] ?? this.#buildNameTable(1), q, h, kind, out);
     if (out.length - start > 1) {
       const mine = out.splice(start).sort((a, b) => a - b);
-      out.push(...mine);
+      out.push(...(firstOnly ? mine.slice(0, 1) : mine));
     }
   }
 
@@ -474,6 +557,28 @@ export class Btf {
       b.#findLocal(q, h, k, firstOnly, out);
       if (firstOnly && out.length) break;
     }
+    return out;
+  }
+
+  /**
+   * Ids (ascending, base types first) of the types whose names contain `___`, the CO-RE flavour
+   * separator, among the kinds CO-RE looks up by name: int, struct, union, enum, enum64, fwd,
+   * typedef, float (and var, datasec). Found during the index pass, so this costs no scan of the
+   * strings; CO-RE candidate lookup uses it to find `name___flavour` types.
+   */
+  flavouredTypeIds(): readonly number[] {
+    if (this.#flavoured) return this.#flavoured;
+    const out = this.base ? [...this.base.flavouredTypeIds()] : [];
+    for (const i of this.#separated) out.push(this.firstId + i);
+    if (this.#strBase > 0) {
+      // Names of split BTF that live in the base's strings were not seen by the index pass.
+      const words = this.#words, offsets = this.#offsets, strBase = this.#strBase;
+      for (const i of this.#eager) {
+        if (words[offsets[i]!]! < strBase && this.name(this.firstId + i).includes("___")) out.push(this.firstId + i);
+      }
+      out.sort((a, b) => a - b);
+    }
+    this.#flavoured = out;
     return out;
   }
 

@@ -1,42 +1,50 @@
 /**
  * CO-RE candidate lookup: the target types whose essential name (flavour suffix stripped) equals
- * the local type's, with a compatible kind. Exact names come from the BTF's hashed name index; names
- * that carry a flavour themselves (vmlinux has a few, e.g. `nf_conn___init`) come from a small
- * per-BTF index built once by scanning the string section for `___`.
+ * the local type's, with a compatible kind. Exact names come from the BTF's hashed name index;
+ * names that carry a flavour themselves (vmlinux has a few, e.g. `nf_conn___init`) come from a small
+ * per-BTF index of the types whose names contain `___`, which the BTF's index pass records.
  */
 import type { Btf } from "./btf.js";
 import type { BtfKind } from "./types.js";
 import { essentialName, essentialNameLength } from "./core-compat.js";
 
-/** Per target BTF: essential name -> the flavoured names that reduce to it. Built lazily, once. */
-const flavourIndex = new WeakMap<Btf, Map<string, string[]>>();
-const SEP = Buffer.from("___");
+/** Per target BTF: essential name -> the ids of flavoured types that reduce to it. Built lazily, once. */
+const flavourIndex = new WeakMap<Btf, Map<string, number[]>>();
 
-function flavoured(btf: Btf): Map<string, string[]> {
+function flavoured(btf: Btf): Map<string, number[]> {
   let idx = flavourIndex.get(btf);
   if (idx) return idx;
-  idx = btf.base ? new Map([...flavoured(btf.base)].map(([k, v]) => [k, [...v]])) : new Map();
-  const { strStart, strLen } = btf.layout;
-  const bytes = btf.rawBytes;
-  const baseLen = btf.stringsLength - strLen;
-  const seen = new Set<number>();
-  // Find every "___" in the string section (a native substring search), back up to the start of
-  // its string, keep the strings that really have a flavour (X___Y, X and Y not underscores).
-  const buf = Buffer.from(bytes.buffer, bytes.byteOffset + strStart, strLen);
-  for (let i = buf.indexOf(SEP); i >= 0; i = buf.indexOf(SEP, i + 3)) {
-    let s = i;
-    while (s > 0 && buf[s - 1] !== 0) s--;
-    if (seen.has(s)) continue;
-    seen.add(s);
-    const name = btf.string(baseLen + s);
+  idx = new Map();
+  for (const id of btf.flavouredTypeIds()) {
+    const name = btf.name(id);
     const n = essentialNameLength(name);
     if (n === name.length) continue;
     const key = name.slice(0, n);
     const list = idx.get(key);
-    if (list) { if (!list.includes(name)) list.push(name); } else idx.set(key, [name]);
+    if (list) list.push(id); else idx.set(key, [id]);
   }
   flavourIndex.set(btf, idx);
   return idx;
+}
+
+/** The kinds whose names {@link Btf.flavouredTypeIds} covers. */
+const FLAVOUR_KINDS: ReadonlySet<BtfKind> = new Set(["int", "struct", "union", "enum", "enum64", "fwd", "typedef", "float", "var", "datasec"]);
+
+/** Flavoured names of other kinds, found by scanning the string section (not needed by CO-RE in practice). */
+function flavouredNamesByScan(btf: Btf, ess: string): string[] {
+  const out: string[] = [];
+  for (let b: Btf | undefined = btf; b; b = b.base) {
+    const { strStart, strLen } = b.layout;
+    const bytes = b.rawBytes;
+    const baseLen = b.stringsLength - strLen;
+    const buf = Buffer.from(bytes.buffer, bytes.byteOffset + strStart, strLen);
+    const needle = Buffer.from(`\0${ess}___`);
+    for (let i = buf.indexOf(needle); i >= 0; i = buf.indexOf(needle, i + 1)) {
+      const name = b.string(baseLen + i + 1);
+      if (essentialName(name) === ess && !out.includes(name)) out.push(name);
+    }
+  }
+  return out;
 }
 
 /**
@@ -47,8 +55,12 @@ export function findCandidates(target: Btf, name: string, kind: BtfKind): number
   const ess = essentialName(name);
   if (ess === "") return [];
   const kinds: BtfKind[] = kind === "enum" || kind === "enum64" ? ["enum", "enum64"] : [kind];
-  const names = [ess, ...(flavoured(target).get(ess) ?? [])];
   const out: number[] = [];
-  for (const n of names) for (const k of kinds) out.push(...target.findAllByName(n, k));
+  for (const k of kinds) out.push(...target.findAllByName(ess, k));
+  if (FLAVOUR_KINDS.has(kind)) {
+    for (const id of flavoured(target).get(ess) ?? []) if (kinds.includes(target.kindOf(id))) out.push(id);
+  } else {
+    for (const n of flavouredNamesByScan(target, ess)) for (const k of kinds) out.push(...target.findAllByName(n, k));
+  }
   return out.length > 1 ? [...new Set(out)].sort((a, b) => a - b) : out;
 }

@@ -34,8 +34,48 @@ export interface CoreRelocation {
   readonly kind: number;
 }
 
+/** What one relocation computed, shared by identical relocations of other programs. */
+interface CachedOutcome {
+  /** The candidate list the result was computed from (reused only while it is still current). */
+  readonly cands: readonly number[] | undefined;
+  readonly res: CoreReloResult;
+  readonly what: string;
+  readonly matches: number;
+  readonly detail: string;
+}
+
+interface PairCache {
+  /** Candidate ids per local type id; narrowed to the matching ones as relocations are computed. */
+  readonly cands: Map<number, number[]>;
+  /** Outcomes by `typeId:kind:accessStr:byteOrder`. */
+  readonly outcomes: Map<string, CachedOutcome>;
+}
+
+/**
+ * CO-RE work shared across the programs of one object load, as libbpf shares its candidate cache
+ * per object: the candidate types of each local type (narrowed, as in libbpf, to those that matched
+ * earlier relocations) and the computed value of each distinct relocation (type, kind, access
+ * string), which programs built from the same source repeat. Pass one to every
+ * {@link applyCoreRelocations} call of an object; results do not depend on the order of the calls
+ * beyond what libbpf's shared candidate cache implies. Holds references to both BTFs.
+ */
+export class CoreRelocationCache {
+  readonly #pairs = new Map<Btf, Map<Btf, PairCache>>();
+
+  /** @internal The cache for one (object BTF, target BTF) pair. */
+  pair(local: Btf, target: Btf): PairCache {
+    let byTarget = this.#pairs.get(local);
+    if (!byTarget) this.#pairs.set(local, (byTarget = new Map()));
+    let c = byTarget.get(target);
+    if (!c) byTarget.set(target, (c = { cands: new Map(), outcomes: new Map() }));
+    return c;
+  }
+}
+
 /** Options for {@link applyCoreRelocations}. */
 export interface CoreRelocateOptions {
+  /** Work shared with the other programs of the same object (see {@link CoreRelocationCache}). */
+  readonly cache?: CoreRelocationCache;
   /** Byte order of the instructions (default: little-endian). Also decides bitfield shifts. */
   readonly littleEndian?: boolean;
   /** Program name, for messages. */
@@ -110,7 +150,8 @@ export function applyCoreRelocations(
   const targetName = opts.targetName ?? "kernel BTF";
   const nslots = insns.length >>> 3;
   const view = new Insns(insns, le);
-  const candCache = new Map<number, number[]>();
+  const shared = (opts.cache ?? new CoreRelocationCache()).pair(localBtf, targetBtf);
+  const candCache = shared.cands;
   const poisoned: CoreFailure[] = [];
   const outcomes: CoreRelocationOutcome[] = [];
   let applied = 0;
@@ -122,59 +163,66 @@ export function applyCoreRelocations(
     };
     if (!Number.isInteger(r.insnOff) || r.insnOff < 0 || r.insnOff >= nslots) fail(`the instruction is out of range (the program has ${nslots})`);
     if (!(r.kind >= 0 && r.kind <= 12)) fail(`unknown relocation kind ${r.kind}`);
-    let local: CoreSpec;
-    try {
-      local = parseSpec(localBtf, r.typeId, r.accessStr, r.kind);
-    } catch (e) {
-      if (e instanceof CoreSpecError) return fail(`${e.message}; the object's BTF or .BTF.ext is inconsistent`);
-      throw e;
-    }
-    const what = describeSpec(local);
-
+    const key = `${r.typeId}:${r.kind}:${r.accessStr}:${le ? "le" : "be"}`;
+    const hit = shared.outcomes.get(key);
     let res: CoreReloResult;
     let matches = 0;
     let detail = "";
-    try {
-      if (r.kind === CoreReloKind.TYPE_ID_LOCAL) {
-        // The local id can change when objects are linked, so it is not validated.
-        const id = BigInt(local.rootTypeId);
-        res = { poison: false, origVal: id, newVal: id, validate: false, origSize: 0, newSize: 0, failMemszAdjust: false };
-      } else {
-        const localName = localBtf.name(r.typeId);
-        if (localName === "") fail("CO-RE relocations against anonymous types are not supported (give the type a name)", what);
-        let cands = candCache.get(r.typeId);
-        if (!cands) {
-          cands = findCandidates(targetBtf, localName, localBtf.kindOf(r.typeId));
-          candCache.set(r.typeId, cands);
-        }
-        let best: { res: CoreReloResult; spec: CoreSpec; id: number } | undefined;
-        const kept: number[] = [];
-        for (const id of cands) {
-          const ts = matchSpec(local, targetBtf, id);
-          if (!ts) continue;
-          const cr = calc(local, ts, le);
-          if (!best) {
-            best = { res: cr, spec: ts, id };
-          } else if (isFieldKind(r.kind) && ts.bitOffset !== best.spec.bitOffset) {
-            fail(`field offset ambiguity: ${targetName} types ${best.id} and ${id} (${targetBtf.typeName(id)}) both match, at bit offsets ${best.spec.bitOffset} and ${ts.bitOffset}`, what);
-          } else if (cr.poison !== best.res.poison || cr.newVal !== best.res.newVal) {
-            fail(`relocation ambiguity: ${targetName} types ${best.id} and ${id} (${targetBtf.typeName(id)}) both match but give ${best.res.poison ? "failure" : best.res.newVal} and ${cr.poison ? "failure" : cr.newVal}`, what);
-          }
-          kept.push(id);
-        }
-        matches = kept.length;
-        // Later relocations against the same local type only consider the candidates that matched.
-        if (kept.length > 0) candCache.set(r.typeId, kept);
-        if (best) {
-          res = best.res;
-        } else {
-          res = calc(local, undefined, le);
-          if (res.poison) detail = explainMissing(local, targetBtf, cands, localName, targetName);
-        }
+    let what: string;
+    if (hit && hit.cands === candCache.get(r.typeId)) {
+      ({ res, what, matches, detail } = hit);
+    } else {
+      let local: CoreSpec;
+      try {
+        local = parseSpec(localBtf, r.typeId, r.accessStr, r.kind);
+      } catch (e) {
+        if (e instanceof CoreSpecError) return fail(`${e.message}; the object's BTF or .BTF.ext is inconsistent`);
+        throw e;
       }
-    } catch (e) {
-      if (e instanceof CoreSpecError) return fail(e.message, what);
-      throw e;
+      what = describeSpec(local);
+      try {
+        if (r.kind === CoreReloKind.TYPE_ID_LOCAL) {
+          // The local id can change when objects are linked, so it is not validated.
+          const id = BigInt(local.rootTypeId);
+          res = { poison: false, origVal: id, newVal: id, validate: false, origSize: 0, newSize: 0, failMemszAdjust: false };
+        } else {
+          const localName = localBtf.name(r.typeId);
+          if (localName === "") fail("CO-RE relocations against anonymous types are not supported (give the type a name)", what);
+          let cands = candCache.get(r.typeId);
+          if (!cands) {
+            cands = findCandidates(targetBtf, localName, localBtf.kindOf(r.typeId));
+            candCache.set(r.typeId, cands);
+          }
+          let best: { res: CoreReloResult; spec: CoreSpec; id: number } | undefined;
+          const kept: number[] = [];
+          for (const id of cands) {
+            const ts = matchSpec(local, targetBtf, id);
+            if (!ts) continue;
+            const cr = calc(local, ts, le);
+            if (!best) {
+              best = { res: cr, spec: ts, id };
+            } else if (isFieldKind(r.kind) && ts.bitOffset !== best.spec.bitOffset) {
+              fail(`field offset ambiguity: ${targetName} types ${best.id} and ${id} (${targetBtf.typeName(id)}) both match, at bit offsets ${best.spec.bitOffset} and ${ts.bitOffset}`, what);
+            } else if (cr.poison !== best.res.poison || cr.newVal !== best.res.newVal) {
+              fail(`relocation ambiguity: ${targetName} types ${best.id} and ${id} (${targetBtf.typeName(id)}) both match but give ${best.res.poison ? "failure" : best.res.newVal} and ${cr.poison ? "failure" : cr.newVal}`, what);
+            }
+            kept.push(id);
+          }
+          matches = kept.length;
+          // Later relocations against the same local type only consider the candidates that matched.
+          if (kept.length > 0 && kept.length !== cands.length) candCache.set(r.typeId, kept);
+          if (best) {
+            res = best.res;
+          } else {
+            res = calc(local, undefined, le);
+            if (res.poison) detail = explainMissing(local, targetBtf, cands, localName, targetName);
+          }
+        }
+      } catch (e) {
+        if (e instanceof CoreSpecError) return fail(e.message, what);
+        throw e;
+      }
+      shared.outcomes.set(key, { cands: candCache.get(r.typeId), res, what, matches, detail });
     }
 
     let outcome: "patched" | "poisoned";
@@ -306,12 +354,12 @@ export function coreErrorForVerifier(err: VerifierError, failures: readonly Core
 
 /**
  * Loader glue: relocates a program's instructions against `targetBtf`, wrapping a missing object
- * BTF in a CoreError. Returns the poisoned relocations (to map verifier errors with
+ * BTF in a CoreError. Pass the same `opts.cache` for every program of one object. Returns the poisoned relocations (to map verifier errors with
  * {@link coreErrorForVerifier}).
  */
 export function relocateProgram(
   program: string, insns: Uint8Array, relos: readonly CoreRelocation[], localBtf: Btf | undefined, targetBtf: () => Btf,
-  opts: { littleEndian?: boolean; targetName?: string } = {},
+  opts: { littleEndian?: boolean; targetName?: string; cache?: CoreRelocationCache } = {},
 ): CoreFailure[] {
   if (relos.length === 0) return [];
   if (!localBtf) throw new CoreError(`relocate program ${program}: it has ${relos.length} CO-RE relocations but the object has no BTF`);
@@ -321,5 +369,5 @@ export function relocateProgram(
   } catch (e) {
     throw new CoreError(`relocate program ${program}: CO-RE needs the kernel's BTF: ${(e as Error).message}`, { cause: e });
   }
-  return applyCoreRelocations(insns, relos, localBtf, target, { program, littleEndian: opts.littleEndian, targetName: opts.targetName }).poisoned;
+  return applyCoreRelocations(insns, relos, localBtf, target, { program, littleEndian: opts.littleEndian, targetName: opts.targetName, cache: opts.cache }).poisoned;
 }

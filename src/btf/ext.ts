@@ -67,10 +67,17 @@ export function parseBtfExt(bytes: Uint8Array, btf: Btf): BtfExt {
   };
   const fi = sub("func_info", 8, 8), li = sub("line_info", 16, 16), cr = sub("core_relo", 24, 16);
 
-  const str = (off: number, what: string) => {
-    try { return btf.string(off); } catch (e) {
-      throw new BtfError(`parse .BTF.ext: ${what}: string offset ${off} is outside the BTF string table (${btf.stringsLength} bytes)`, { cause: e });
+  // Records share their strings (every line_info record of a file names the same file, a source
+  // line spans several instructions, relocations repeat access strings): decode each offset once.
+  const strings = new Map<number, string>();
+  const str = (off: number, what: string, sec: string) => {
+    let v = strings.get(off);
+    if (v !== undefined) return v;
+    try { v = btf.string(off); } catch (e) {
+      throw new BtfError(`parse .BTF.ext: ${what}${sec ? ` in ${sec}` : ""}: string offset ${off} is outside the BTF string table (${btf.stringsLength} bytes)`, { cause: e });
     }
+    strings.set(off, v);
+    return v;
   };
 
   function walk<T>(s: { start: number; len: number; name: string; minRec: number }, rec: (p: number, sec: string) => T): { recSize: number; map: Map<string, T[]> } {
@@ -85,7 +92,7 @@ export function parseBtfExt(bytes: Uint8Array, btf: Btf): BtfExt {
     let p = s.start + 4;
     while (p < end) {
       if (p + 8 > end) throw new BtfError(`parse .BTF.ext: ${s.name} section header at offset ${p - s.start} is truncated`);
-      const secName = str(field(p), `${s.name} section name`);
+      const secName = str(field(p), `${s.name} section name`, "");
       const num = field(p + 4);
       p += 8;
       if (num * recSize > end - p) {
@@ -98,25 +105,25 @@ export function parseBtfExt(bytes: Uint8Array, btf: Btf): BtfExt {
     return { recSize, map };
   }
 
-  const checkType = (id: number, what: string) => {
-    if (id >= btf.count) throw new BtfError(`parse .BTF.ext: ${what} refers to type ${id}, beyond the last id ${btf.count - 1}`);
+  const checkType = (id: number, what: string, sec: string) => {
+    if (id >= btf.count) throw new BtfError(`parse .BTF.ext: ${what} in ${sec} refers to type ${id}, beyond the last id ${btf.count - 1}`);
     return id;
   };
 
-  const f = walk<FuncInfo>(fi, (p, sec) => ({ insnOff: field(p), typeId: checkType(field(p + 4), `func_info in ${sec}`) }));
+  const f = walk<FuncInfo>(fi, (p, sec) => ({ insnOff: field(p), typeId: checkType(field(p + 4), "func_info", sec) }));
   const l = walk<LineInfo>(li, (p, sec) => {
     const fileNameOff = field(p + 4), lineOff = field(p + 8), lineCol = field(p + 12);
     return {
       insnOff: field(p), fileNameOff, lineOff, lineCol,
-      fileName: str(fileNameOff, `line_info file name in ${sec}`), lineText: str(lineOff, `line_info line in ${sec}`),
+      fileName: str(fileNameOff, "line_info file name", sec), lineText: str(lineOff, "line_info line", sec),
       line: lineCol >>> 10, col: lineCol & 0x3ff,
     };
   });
   const c = walk<CoreRelo>(cr, (p, sec) => {
     const accessStrOff = field(p + 8);
     return {
-      insnOff: field(p), typeId: checkType(field(p + 4), `core_relo in ${sec}`), accessStrOff,
-      accessStr: str(accessStrOff, `core_relo access string in ${sec}`), kind: field(p + 12),
+      insnOff: field(p), typeId: checkType(field(p + 4), "core_relo", sec), accessStrOff,
+      accessStr: str(accessStrOff, "core_relo access string", sec), kind: field(p + 12),
     };
   });
   return {

@@ -15,7 +15,7 @@ import { readFileSync, existsSync } from "node:fs";
 import { basename } from "node:path";
 import { release } from "node:os";
 import { ArgumentError, BpfError, ObjectError, NotSupportedError, VerifierError } from "../errors.js";
-import { coreErrorForVerifier, relocateProgram } from "../btf/core.js";
+import { coreErrorForVerifier, CoreRelocationCache, relocateProgram } from "../btf/core.js";
 import { loadKernelBtf } from "../btf/kernel.js";
 import { Btf } from "../btf/btf.js";
 import type { CollectionSpec, MapSpec, ProgramSpec } from "../spec/types.js";
@@ -166,9 +166,10 @@ export function loadCollection(spec: CollectionSpec, opts: LoadOptions = {}): Bp
 
     const programs: Record<string, Program> = {};
     const kernVersion = runningKernelVersion();
+    const coreCache = new CoreRelocationCache();
     for (const p of Object.values(spec.programs)) {
       if (wanted && !wanted.has(p.name)) continue;
-      const prog = loadProgramSpec(spec, p, maps, { btfFd, kernVersion, logLevel: opts.logLevel, kernelBtf: opts.kernelBtf });
+      const prog = loadProgramSpec(spec, p, maps, { btfFd, kernVersion, logLevel: opts.logLevel, kernelBtf: opts.kernelBtf, coreCache });
       owned.push(prog);
       programs[p.name] = prog;
     }
@@ -295,11 +296,11 @@ const noBtfTypes = new Set<number>([
 const BPF_PSEUDO_MAP_FD = 1;
 const BPF_PSEUDO_MAP_VALUE = 2;
 
-function loadProgramSpec(spec: CollectionSpec, p: ProgramSpec, maps: Record<string, BpfMap>, o: { btfFd?: FD; kernVersion: number; logLevel?: number; kernelBtf?: string | Btf }): Program {
+function loadProgramSpec(spec: CollectionSpec, p: ProgramSpec, maps: Record<string, BpfMap>, o: { btfFd?: FD; kernVersion: number; logLevel?: number; kernelBtf?: string | Btf; coreCache?: CoreRelocationCache }): Program {
   const insns = p.instructions.slice();
   // CO-RE: relocate against the kernel's BTF before map relocations; poisoned instructions are
   // remembered so a verifier rejection at one of them names the relocation.
-  const coreFailures = relocateProgram(p.name, insns, p.coreRelocations, spec.btf, () => (o.kernelBtf instanceof Btf ? o.kernelBtf : loadKernelBtf(o.kernelBtf)), { littleEndian: spec.littleEndian });
+  const coreFailures = relocateProgram(p.name, insns, p.coreRelocations, spec.btf, () => (o.kernelBtf instanceof Btf ? o.kernelBtf : loadKernelBtf(o.kernelBtf)), { littleEndian: spec.littleEndian, cache: o.coreCache });
   const dv = new DataView(insns.buffer);
   const le = spec.littleEndian;
   const setSrc = (slot: number, src: number) => {

@@ -30,8 +30,9 @@ export function readBtf(elf: ElfFile): ObjectBtf {
     if (!offsets.has(key)) offsets.set(key, sym.value);
   }
   const btfBytes = fixupDatasecs(raw, sizes, (secName, varName) => offsets.get(`${secName}\0${varName}`));
-  hideHiddenFunctions(elf, Btf.parse(btfBytes), btfBytes);
   const btf = Btf.parse(btfBytes);
+  // Edits only the linkage of FUNC records, which neither the index nor any decoded type holds yet.
+  hideHiddenFunctions(elf, btf, btfBytes);
   return { btf, btfBytes, ext: readExt(elf, btf) };
 }
 
@@ -42,7 +43,8 @@ const BTF_FUNC_STATIC = 0;
  * Global functions with hidden visibility (`__hidden`, e.g. libbpf's usdt.bpf.h helpers) are
  * static as far as the kernel is concerned: libbpf rewrites their BTF linkage so the verifier
  * checks them in their callers' context instead of as independent global functions. Same here,
- * in place in `bytes` (the FUNC's vlen field holds the linkage).
+ * in place in `bytes` (the FUNC's vlen field holds the linkage), which `btf` was parsed from: it
+ * must not have decoded any FUNC yet.
  */
 function hideHiddenFunctions(elf: ElfFile, btf: Btf, bytes: Uint8Array): void {
   const hidden = new Set<string>();
@@ -51,10 +53,12 @@ function hideHiddenFunctions(elf: ElfFile, btf: Btf, bytes: Uint8Array): void {
   }
   if (hidden.size === 0) return;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  for (const t of btf.types()) {
-    if (t.kind !== "func" || t.linkage === "static" || !hidden.has(t.name)) continue;
-    const at = btf.typeOffset(t.id) + 4;
+  // Raw reads only (kind, name, info word): no type is decoded, so `btf` stays valid after the edit.
+  for (let id = btf.firstId; id < btf.count; id++) {
+    if (btf.kindOf(id) !== "func" || !hidden.has(btf.name(id))) continue;
+    const at = btf.typeOffset(id) + 4;
     const info = view.getUint32(at, btf.littleEndian);
+    if ((info & 0xffff) === BTF_FUNC_STATIC) continue;
     view.setUint32(at, (info & ~0xffff) | BTF_FUNC_STATIC, btf.littleEndian);
   }
 }

@@ -247,3 +247,45 @@ test("sanitize: replaces kinds an older kernel lacks, keeping ids and strings", 
   const all = { declTag: true, typeTag: true, float: true, enum64: true, funcLinkage: true, datasec: true };
   assert.deepEqual(allTypes(Btf.parse(sanitizeBtf(btf, all))), allTypes(btf));
 });
+
+test("name index agrees with a linear scan, for every kind and without a kind; flavoured names", (t) => {
+  if (!existsSync(VMLINUX)) { t.skip(`${VMLINUX} is absent (kernel built without CONFIG_DEBUG_INFO_BTF)`); return; }
+  const btf = Btf.parse(readFileSync(VMLINUX));
+  // Every 97th type's name (all kinds, functions included), plus names with several types.
+  const byName = new Map<string, number[]>();
+  for (let id = 1; id < btf.count; id++) {
+    const name = btf.name(id);
+    if (name === "") continue;
+    let l = byName.get(name);
+    if (!l) byName.set(name, (l = []));
+    l.push(id);
+  }
+  const names = [...byName.keys()].filter((_, i) => i % 97 === 0);
+  names.push(...[...byName].filter(([, ids]) => ids.length > 2).slice(0, 50).map(([n]) => n));
+  for (const name of names) {
+    const ids = byName.get(name)!;
+    assert.deepEqual(btf.findAllByName(name), ids, name);
+    assert.equal(btf.findByName(name), ids[0], name);
+    for (const kind of new Set(ids.map((id) => btf.kindOf(id)))) {
+      const want = ids.filter((id) => btf.kindOf(id) === kind);
+      assert.deepEqual(btf.findAllByName(name, kind), want, `${kind} ${name}`);
+      assert.equal(btf.findByName(name, kind), want[0], `${kind} ${name}`);
+    }
+  }
+  const flavourKinds = new Set(["int", "struct", "union", "enum", "enum64", "fwd", "typedef", "float", "var", "datasec"]);
+  const want = [...byName].filter(([n]) => n.includes("___")).flatMap(([, ids]) => ids).filter((id) => flavourKinds.has(btf.kindOf(id)));
+  const got = btf.flavouredTypeIds().filter((id) => btf.name(id).includes("___"));
+  assert.deepEqual(got, want.sort((a, b) => a - b));
+
+  // Split BTF whose names point into the base's strings.
+  const base = Btf.parse(writeBtf([
+    { kind: "int", name: "int", size: 4, bits: 32, offset: 0, signed: true, char: false, bool: false },
+    { kind: "struct", name: "thing___v2", size: 4, members: [{ name: "x", typeId: 1, bitOffset: 0, bitfieldSize: 0 }] },
+  ]));
+  const b = new BtfBuilder({ base });
+  b.add({ kind: "struct", name: "thing___v2", size: 8, members: [] });
+  b.add({ kind: "func_proto", name: "", returnTypeId: 1, params: [] });
+  const split = Btf.parse(b.toBytes(), { base });
+  assert.deepEqual(split.findAllByName("thing___v2"), [2, 3]);
+  assert.deepEqual(split.flavouredTypeIds().filter((id) => split.name(id).includes("___")), [2, 3]);
+});
