@@ -110,18 +110,33 @@ static napi_value js_address_of(napi_env env, napi_callback_info info) {
  * The map element hot paths build their attribute here, so a lookup from JavaScript costs one
  * N-API call and one system call. Sizes are checked by the caller (src/map).
  */
+/*
+ * Fast path of buffer_of for the element calls: a Uint8Array (what src/map passes) costs one
+ * N-API call; anything else (null, other views) takes buffer_of.
+ */
+static inline int elem_buffer(napi_env env, napi_value v, void **data) {
+  napi_typedarray_type tt;
+  size_t n, off;
+  napi_value ab;
+  if (napi_get_typedarray_info(env, v, &tt, &n, data, &ab, &off) == napi_ok && tt == napi_uint8_array) return 0;
+  size_t len;
+  return buffer_of(env, v, data, &len);
+}
+
 static napi_value elem_op(napi_env env, napi_callback_info info, int cmd) {
-  GET_ARGS(4);
-  ARG_I32(0, fd);
-  ARG_BUF(1, key, klen);
-  ARG_BUF(2, value, vlen);
-  (void)klen; (void)vlen;
-  int64_t flags = 0;
-  if (argc > 3) {
-    napi_valuetype t;
-    napi_typeof(env, argv[3], &t);
-    if (t == napi_number) napi_get_value_int64(env, argv[3], &flags);
+  size_t argc = 4;
+  napi_value argv[4];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t fd;
+  CHECK(napi_get_value_int32(env, argv[0], &fd));
+  void *key, *value;
+  if (elem_buffer(env, argv[1], &key) != 0 || elem_buffer(env, argv[2], &value) != 0) {
+    napi_throw_type_error(env, "E_NATIVE", "tsbpf native: expected a typed array");
+    return NULL;
   }
+  int64_t flags = 0;
+  /* undefined or absent (argc < 4 leaves argv[3] undefined) fails the conversion: flags stay 0 */
+  if (argc > 3 && napi_get_value_int64(env, argv[3], &flags) != napi_ok) flags = 0;
   union bpf_attr attr;
   memset(&attr, 0, offsetof(union bpf_attr, flags) + sizeof(attr.flags));
   attr.map_fd = (uint32_t)fd;
@@ -129,7 +144,10 @@ static napi_value elem_op(napi_env env, napi_callback_info info, int cmd) {
   if (cmd == BPF_MAP_GET_NEXT_KEY) attr.next_key = (uint64_t)(uintptr_t)value;
   else attr.value = (uint64_t)(uintptr_t)value;
   attr.flags = (uint64_t)flags;
-  return make_int(env, sys_bpf(cmd, &attr, offsetof(union bpf_attr, flags) + sizeof(attr.flags)));
+  /* The element commands return 0 or -errno: a small integer (a V8 Smi, no heap number). */
+  napi_value out;
+  napi_create_int32(env, (int32_t)sys_bpf(cmd, &attr, offsetof(union bpf_attr, flags) + sizeof(attr.flags)), &out);
+  return out;
 }
 
 static napi_value js_map_lookup(napi_env env, napi_callback_info info) { return elem_op(env, info, BPF_MAP_LOOKUP_ELEM); }

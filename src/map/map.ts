@@ -100,7 +100,9 @@ export class BpfMap {
   readonly userValueSize: number;
   readonly perCpu: boolean;
   #keyScratch: Uint8Array;
+  #keyView: DataView;
   #valueScratch: Uint8Array;
+  #valueView: DataView;
   #pinnedAt: string | undefined;
   #mapped: { buf: ArrayBuffer; writable: boolean } | undefined;
   #btf: Btf | undefined;
@@ -126,7 +128,9 @@ export class BpfMap {
     this.perCpu = isPerCpu(props.type);
     this.userValueSize = this.perCpu ? ((props.valueSize + 7) & ~7) * possibleCpuCount() : props.valueSize;
     this.#keyScratch = new Uint8Array(props.keySize);
+    this.#keyView = new DataView(this.#keyScratch.buffer);
     this.#valueScratch = new Uint8Array(this.userValueSize);
+    this.#valueView = new DataView(this.#valueScratch.buffer);
     if (props.btf) this.setBtf(props.btf, props.btfKeyTypeId ?? 0, props.btfValueTypeId ?? 0);
   }
 
@@ -227,6 +231,17 @@ export class BpfMap {
   }
 
   #key(key: Raw | null | undefined, op: string): Uint8Array | null {
+    // Hot path (see bench/README.md): a number for a 4-byte key is written into the preallocated
+    // scratch through a DataView made once, and bytes of the right size pass through; neither
+    // allocates nor builds an error label. Everything else takes the general path below.
+    if (typeof key === "number") {
+      if (this.keySize === 4 && Number.isInteger(key) && key >= -0x80000000 && key <= 0xffffffff) {
+        this.#keyView.setUint32(0, key >>> 0, true);
+        return this.#keyScratch;
+      }
+    } else if (key instanceof Uint8Array && key.length === this.keySize && key.length !== 0) {
+      return key;
+    }
     if (this.keySize === 0) {
       if (key !== null && key !== undefined) throw new ArgumentError(`${op} ${this.#what()}: this ${mapTypeName(this.type)} map has no keys; pass null`);
       return null;
@@ -236,6 +251,16 @@ export class BpfMap {
   }
 
   #value(value: Raw | Raw[], op: string): Uint8Array {
+    // Hot path, as for keys: bytes of the right size, and a number for an 8-byte value written as
+    // two 32-bit halves (two's complement, like BigInt.asUintN(64, BigInt(v)), without a bigint).
+    if (value instanceof Uint8Array) {
+      if (value.length === this.userValueSize) return value;
+    } else if (typeof value === "number" && this.userValueSize === 8 && Number.isInteger(value)) {
+      const view = this.#valueView;
+      view.setUint32(0, value >>> 0, true);
+      view.setUint32(4, Math.floor(value / 4294967296) >>> 0, true);
+      return this.#valueScratch;
+    }
     if (Array.isArray(value)) return this.#perCpuValue(value, op);
     return encodeInto(value, this.#valueScratch, this.#label(op, this.perCpu ? "value (per-CPU maps take one value per possible CPU: pass an array of per-CPU values or all of them concatenated)" : "value"));
   }
@@ -268,8 +293,11 @@ export class BpfMap {
    * the key is absent. Throws ArgumentError for a key of the wrong size.
    */
   lookup(key: Raw | null, flags = 0): Uint8Array | undefined {
-    const out = new Uint8Array(this.userValueSize);
-    return this.lookupInto(key, out, flags) ? out : undefined;
+    // Read into the scratch buffer (whose memory the native layer already knows) and copy out: a
+    // fresh small Uint8Array handed to the native layer would first have its bytes moved off the
+    // V8 heap, which costs more than the copy.
+    const scratch = this.#valueScratch;
+    return this.lookupInto(key, scratch, flags) ? scratch.slice() : undefined;
   }
 
   /** Allocation-free lookup: fills `out` and returns true, or returns false if the key is absent. */
@@ -310,9 +338,9 @@ export class BpfMap {
 
   /** Reads and removes `key` atomically (hash maps since 5.14); queues/stacks pop with a null key. */
   lookupAndDelete(key: Raw | null): Uint8Array | undefined {
-    const out = new Uint8Array(this.userValueSize);
+    const out = this.#valueScratch;
     const r = mapLookupAndDeleteElem(this.fd.value, this.#key(key, "lookup and delete in"), out);
-    if (r === 0) return out;
+    if (r === 0) return out.slice();
     if (r === -Errno.ENOENT) return undefined;
     this.#fail("lookup and delete in", -r);
   }
@@ -347,22 +375,47 @@ export class BpfMap {
    * hash maps restart from the first key (kernel behaviour); use `entries`/`dump` for snapshots.
    */
   *keys(): IterableIterator<Uint8Array> {
-    let key: Uint8Array | undefined = this.nextKey(null);
+    // Two scratch keys alternate as "current" and "next" (the native layer knows their memory
+    // after the first call); each yielded key is a copy the caller may keep.
+    let cur = new Uint8Array(this.keySize);
+    let next = new Uint8Array(this.keySize);
+    let r = mapGetNextKey(this.fd.value, null, cur);
     let guard = 0;
     const limit = Math.max(this.maxEntries, 1) * 4 + 16;
-    while (key) {
-      yield key;
+    while (r === 0) {
+      yield cur.slice();
       if (++guard > limit) throw new BpfError("E_ITERATION", `iterate ${this.#what()}: more keys than the map can hold were returned; the map is being modified concurrently`);
-      key = this.nextKey(key);
+      r = mapGetNextKey(this.fd.value, cur, next);
+      const t = cur;
+      cur = next;
+      next = t;
     }
+    if (r !== -Errno.ENOENT) this.#fail("get next key of", -r);
   }
 
   /** Iterates `[key, value]` pairs (keys that vanish between the two calls are skipped). */
   *entries(): IterableIterator<[Uint8Array, Uint8Array]> {
-    for (const key of this.keys()) {
-      const value = this.lookup(key);
-      if (value) yield [key, value];
+    // The walk and the lookups use scratch buffers whose memory the native layer already knows;
+    // only the yielded pairs are new. (Passing each yielded key, a fresh small Uint8Array on the
+    // V8 heap, back to the native layer made it copy the bytes off the heap: half the cost of a
+    // 1M-entry walk, bench/README.md.)
+    let cur = new Uint8Array(this.keySize);
+    let next = new Uint8Array(this.keySize);
+    const value = this.#valueScratch;
+    let r = mapGetNextKey(this.fd.value, null, cur);
+    let guard = 0;
+    const limit = Math.max(this.maxEntries, 1) * 4 + 16;
+    while (r === 0) {
+      const found = mapLookupElem(this.fd.value, cur, value, 0);
+      if (found === 0) yield [cur.slice(), value.slice()];
+      else if (found !== -Errno.ENOENT) this.#fail("lookup", -found);
+      if (++guard > limit) throw new BpfError("E_ITERATION", `iterate ${this.#what()}: more keys than the map can hold were returned; the map is being modified concurrently`);
+      r = mapGetNextKey(this.fd.value, cur, next);
+      const t = cur;
+      cur = next;
+      next = t;
     }
+    if (r !== -Errno.ENOENT) this.#fail("get next key of", -r);
   }
 
   [Symbol.iterator](): IterableIterator<[Uint8Array, Uint8Array]> {
@@ -421,10 +474,16 @@ export class BpfMap {
 
   /** All entries as `[key, value]` pairs, read with batch lookups where the kernel supports them. */
   dump(batchSize = 4096): Array<[Uint8Array, Uint8Array]> {
+    // Each key and value is a view into its batch's buffer (which nothing else holds), not a copy:
+    // a copy costs a second allocation per entry, and for large maps the garbage collector's work
+    // on millions of small objects is most of the time (bench/README.md). For big maps, prefer
+    // lookupBatches(), which hands out the packed buffers.
     const out: Array<[Uint8Array, Uint8Array]> = [];
+    const ks = this.keySize;
+    const vs = this.userValueSize;
     for (const b of this.lookupBatches(batchSize)) {
       for (let i = 0; i < b.count; i++) {
-        out.push([b.keys.slice(i * this.keySize, (i + 1) * this.keySize), b.values.slice(i * this.userValueSize, (i + 1) * this.userValueSize)]);
+        out.push([b.keys.subarray(i * ks, (i + 1) * ks), b.values.subarray(i * vs, (i + 1) * vs)]);
       }
     }
     return out;
