@@ -1,7 +1,7 @@
 /**
  * Event-stream benchmark: records consumed per second from a BPF ring buffer and a perf buffer,
- * through tsbpf (batch form and AsyncIterable) and through C libbpf (bench/c/ringbuf_consumer.c:
- * ring_buffer__consume/poll, perf_buffer__consume/poll) in the same run, on the same map, with
+ * through tsbpf (batch callback, batches() AsyncIterable, per-record AsyncIterable) and through C
+ * libbpf (bench/c/ringbuf_consumer.c: ring_buffer__consume/poll, perf_buffer__consume/poll) in the same run, on the same map, with
  * the same producer (test/bpf/events_bench.bpf.c: a bpf_loop writing 64 records per getpid()
  * call of bench/c/ringbuf_producer). Every consumer reads the first 8 bytes of each record.
  *
@@ -12,11 +12,19 @@
  *    polls (event loop for tsbpf, ring_buffer__poll/perf_buffer__poll for C); events/s consumed
  *    is what the consumer kept up with (the rest was dropped by the full ring).
  *
- *   node dist/bench/ringbuf.js [--rounds R] [--seconds S] [--only ringbuf|perf]
+ * Every round runs C, then each tsbpf form, on a fresh fill, so load from other processes on a
+ * shared machine hits all of them alike; the table shows medians, --verbose every round.
+ *
+ * --clock cpu times the drain measurement by CPU time (of the consumer process: the C process, or
+ * the whole Node process including its GC threads) instead of wall-clock time: on a loaded
+ * machine it counts the consumer's work, not the time other processes held the CPU. Live runs
+ * are always wall-clock (events/s kept up with).
+ *
+ *   node dist/bench/ringbuf.js [--rounds R] [--seconds S] [--only ringbuf|perf] [--size 8|256] [--no-live] [--clock wall|cpu]
  * Needs root. Prints a table (not a test).
  */
 import { spawn, execFileSync, type ChildProcessWithoutNullStreams } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { loadObject, type BpfObject } from "../src/index.js";
@@ -28,6 +36,8 @@ const { values } = parseArgs({
     rounds: { type: "string", default: "5" },
     seconds: { type: "string", default: "1" },
     only: { type: "string" },
+    size: { type: "string" },
+    clock: { type: "string", default: "wall" },
     "no-live": { type: "boolean", default: false },
     verbose: { type: "boolean", default: false },
   },
@@ -37,6 +47,8 @@ const log = (...a: unknown[]) => {
   if (values.verbose) console.error("#", ...a);
 };
 const seconds = Number(values.seconds);
+if (values.clock !== "wall" && values.clock !== "cpu") throw new Error("--clock is wall or cpu");
+const cpuClock = values.clock === "cpu";
 
 const root = (() => {
   let d = new URL(".", import.meta.url).pathname;
@@ -51,6 +63,7 @@ const RING_BYTES = 1 << 26; // 64 MiB ring buffer
 const PERF_PAGES = 16384; // 64 MiB per CPU
 
 type Kind = "ringbuf" | "perf";
+type Form = "batch" | "batches" | "iter";
 let sink = 0;
 interface Config {
   kind: Kind;
@@ -108,7 +121,7 @@ const touch = (view: DataView, offsets: Uint32Array, _lengths: Uint32Array, coun
 };
 
 /** Fills the ring with calls*BATCH records, then times a tsbpf drain. Returns events/s. */
-async function tsDrain(o: BpfObject, c: Config, form: "batch" | "iter"): Promise<number> {
+async function tsDrain(o: BpfObject, c: Config, form: Form): Promise<number> {
   using r = openReader(o, c.kind);
   const before = counters(o);
   await runProducer(o, ["calls", String(c.calls)]);
@@ -116,6 +129,7 @@ async function tsDrain(o: BpfObject, c: Config, form: "batch" | "iter"): Promise
   const expect = after.produced - before.produced;
   if (after.dropped !== before.dropped) throw new Error(`the fill overflowed the ring (${after.dropped - before.dropped} dropped)`);
   let got = 0;
+  const c0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   if (form === "batch") {
     for (;;) {
@@ -123,13 +137,21 @@ async function tsDrain(o: BpfObject, c: Config, form: "batch" | "iter"): Promise
       if (n === 0) break;
       got += n;
     }
+  } else if (form === "batches") {
+    for await (const b of r.batches()) {
+      touch(b.view, b.offsets, b.lengths, b.count);
+      got += b.count;
+      if (got === expect) break;
+    }
   } else {
     for await (const rec of r.records()) {
       sink += rec[0]!;
       if (++got === expect) break;
     }
   }
-  const ns = Number(process.hrtime.bigint() - t0);
+  const wall = Number(process.hrtime.bigint() - t0);
+  const cpu = process.cpuUsage(c0);
+  const ns = cpuClock ? (cpu.user + cpu.system) * 1000 : wall;
   if (got !== expect) throw new Error(`${c.kind} ${c.size}B ${form}: consumed ${got}, produced ${expect}`);
   return got / (ns / 1e9);
 }
@@ -143,10 +165,10 @@ async function cDrain(o: BpfObject, c: Config): Promise<number> {
   const after = counters(o);
   h.child.stdin.end("go\n");
   const out = await h.out;
-  const j = JSON.parse(out.trim().split("\n").pop()!) as { events: number; ns: number; lost: number };
+  const j = JSON.parse(out.trim().split("\n").pop()!) as { events: number; ns: number; cpu_ns: number; lost: number };
   const expect = after.produced - before.produced;
   if (j.events !== expect) throw new Error(`C ${c.kind} ${c.size}B drain: consumed ${j.events}, produced ${expect}`);
-  return j.events / (j.ns / 1e9);
+  return j.events / ((cpuClock ? j.cpu_ns : j.ns) / 1e9);
 }
 
 /** Empties the ring (what a previous live run left behind). */
@@ -156,7 +178,7 @@ function flushRing(o: BpfObject, kind: Kind): void {
 }
 
 /** Live: the consumer runs while the producer loops for `seconds`. Returns events/s consumed. */
-async function tsLive(o: BpfObject, c: Config, form: "batch" | "iter"): Promise<number> {
+async function tsLive(o: BpfObject, c: Config, form: Form): Promise<number> {
   flushRing(o, c.kind);
   using r = openReader(o, c.kind);
   let got = 0;
@@ -176,6 +198,13 @@ async function tsLive(o: BpfObject, c: Config, form: "batch" | "iter"): Promise<
         for await (const rec of r.records({ signal: ac.signal })) {
           sink += rec[0]!;
           got++;
+        }
+      })();
+    } else if (form === "batches") {
+      iterDone = (async () => {
+        for await (const b of r.batches({ signal: ac.signal })) {
+          touch(b.view, b.offsets, b.lengths, b.count);
+          got += b.count;
         }
       })();
     }
@@ -202,8 +231,9 @@ const configs: Config[] = [
   { kind: "ringbuf", size: 256, calls: 3900 }, // 250k records of 264 bytes
   { kind: "perf", size: 8, calls: 32768 }, // 2.1M records of 24 bytes (64 MiB per CPU)
   { kind: "perf", size: 256, calls: 3500 }, // 224k records of 272 bytes
-].filter((c) => !values.only || c.kind === values.only) as Config[];
+].filter((c) => (!values.only || c.kind === values.only) && (!values.size || c.size === Number(values.size))) as Config[];
 
+const loadBefore = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
 const rows: string[][] = [];
 for (const c of configs) {
   using o = await loadObject(join(root, "test", "bpf", "events_bench.bpf.o"), {
@@ -213,38 +243,31 @@ for (const c of configs) {
   o.attachAll({ strict: true });
   const modes: Array<"drain" | "live"> = values["no-live"] ? ["drain"] : ["drain", "live"];
   for (const mode of modes) {
-    const res = { batch: [] as number[], iter: [] as number[], c: [] as number[] };
+    const res = { batch: [] as number[], batches: [] as number[], iter: [] as number[], c: [] as number[] };
     for (let r = -1; r < rounds; r++) {
-      if (r === 0) for (const k of ["c", "batch", "iter"] as const) res[k].length = 0; // round -1 warms up
+      if (r === 0) for (const k of ["c", "batch", "batches", "iter"] as const) res[k].length = 0; // round -1 warms up
       const what = `${c.kind} ${c.size}B ${mode}`;
-      if (mode === "drain") {
-        res.c.push(await cDrain(o, c));
-        log(what, "C", res.c.at(-1));
-        res.batch.push(await tsDrain(o, c, "batch"));
-        log(what, "batch", res.batch.at(-1));
-        res.iter.push(await tsDrain(o, c, "iter"));
-        log(what, "iter", res.iter.at(-1));
-      } else {
-        res.c.push(await cLive(o, c));
-        log(what, "C", res.c.at(-1));
-        res.batch.push(await tsLive(o, c, "batch"));
-        log(what, "batch", res.batch.at(-1));
-        res.iter.push(await tsLive(o, c, "iter"));
-        log(what, "iter", res.iter.at(-1));
+      res.c.push(mode === "drain" ? await cDrain(o, c) : await cLive(o, c));
+      log(what, "C", res.c.at(-1));
+      for (const form of ["batch", "batches", "iter"] as const) {
+        res[form].push(mode === "drain" ? await tsDrain(o, c, form) : await tsLive(o, c, form));
+        log(what, form, res[form].at(-1));
       }
     }
     const b = median(res.batch);
+    const bs = median(res.batches);
     const it = median(res.iter);
     const cc = median(res.c);
     const m = (x: number) => (x / 1e6).toFixed(2);
-    rows.push([`${c.kind} ${c.size}B`, mode, m(b), m(it), m(cc), (b / cc).toFixed(2), (it / cc).toFixed(2)]);
+    rows.push([`${c.kind} ${c.size}B`, mode, m(b), m(bs), m(it), m(cc), (b / cc).toFixed(2), (bs / cc).toFixed(2), (it / cc).toFixed(2)]);
   }
 }
 
-const header = ["stream, record", "mode", "tsbpf batch Mev/s", "tsbpf AsyncIterable Mev/s", "C libbpf Mev/s", "batch/C", "iter/C"];
+const header = ["stream, record", "mode", "tsbpf batch Mev/s", "tsbpf batches() Mev/s", "tsbpf records() Mev/s", "C libbpf Mev/s", "batch/C", "batches/C", "records/C"];
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
 const line = (cells: string[]) => cells.map((s, i) => (i < 2 ? s.padEnd(widths[i]!) : s.padStart(widths[i]!))).join("  ");
-console.log(`records consumed per second, median of ${rounds} rounds after a warm-up round; ${BATCH} records per getpid; live runs ${seconds}s; node ${process.version}`);
+const load = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
+console.log(`records consumed per second (drain: per ${cpuClock ? "CPU" : "wall-clock"} second), median of ${rounds} rounds after a warm-up round (C and tsbpf interleaved); ${BATCH} records per getpid; live runs ${seconds}s; node ${process.version}; load average before ${loadBefore}, after ${load}`);
 console.log(line(header));
 console.log(widths.map((w) => "-".repeat(w)).join("  "));
 for (const r of rows) console.log(line(r));

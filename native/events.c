@@ -15,8 +15,9 @@
  *    mapped, so it is placed in front of an anonymous scratch area and a record that wraps is
  *    made contiguous by copying its wrapped tail there.
  *
- * The drains do not call JavaScript: they fill caller-owned offset/length arrays with the records
- * of one drain and return the count; JavaScript reads them in place, then commits.
+ * The drains do not call JavaScript: each ring is registered once with the arrays its drains fill
+ * (offsets and lengths of the records of one drain, and counters); a drain call returns the
+ * count, JavaScript reads the records in place, then commits.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -114,6 +115,125 @@ static napi_value js_epoll_wait(napi_env env, napi_callback_info info) {
   return num(env, r);
 }
 
+/*
+ * Drain handles. A ring (a BPF ring buffer, or one CPU's perf ring) is registered once with the
+ * memory its drains write: a state block (Float64Array(8) over `state`) and the stream's output
+ * arrays (Uint32Array offsets[capacity] then lengths[capacity] over `out`). A drain then takes
+ * only the handle and the most records to deliver: no per-record N-API call or allocation, no
+ * per-drain lookups of buffers. The handle holds references to every buffer it points into, so
+ * they stay alive while it is open; close it (ringbufClose/perfClose) before unmapping.
+ *
+ * State (both kinds): [0] records delivered, [1] payload bytes, [2] discarded (ring buffer) or
+ * lost (perf), [3] 1 when the last drain stopped at its record or byte budget with more data
+ * behind it, [4] position after the last drain, [5] lost in the last drain (perf), [6] other
+ * perf records skipped.
+ *
+ * Each drain makes one acquire load of the producer position, one acquire load per record
+ * header, and stops after `budget` bytes (so a batch is still in cache when JavaScript reads
+ * it). The next record's position is predicted from the previous record's size, so the loads of
+ * consecutive headers overlap instead of forming one long dependency chain (records of a stream
+ * usually have one size); a wrong prediction costs one branch miss and every header is still
+ * read and checked. The position is published by one release store per commit.
+ */
+#define ST_RECORDS 0
+#define ST_BYTES 1
+#define ST_DROPPED 2
+#define ST_MORE 3
+#define ST_POS 4
+#define ST_LOST_LAST 5
+#define ST_OTHER 6
+#define STATE_LEN 8
+
+enum { DRAIN_RINGBUF = 1, DRAIN_PERF = 2 };
+
+struct drain {
+  int kind;
+  int closed;
+  uint8_t *ctl;        /* ring buffer: consumer page; perf: the meta page */
+  const uint8_t *prod; /* ring buffer: producer page */
+  uint8_t *data;       /* data area (ring buffer: mapped twice; perf: followed by the scratch area) */
+  uint64_t size;       /* data area size, a power of two */
+  uint64_t pos;        /* position after the last drain */
+  uint64_t committed;  /* position last published to the producer */
+  uint32_t *offsets, *lengths;
+  uint32_t capacity;
+  uint32_t budget;
+  uint32_t step; /* predicted distance to the next record */
+  double *state;
+  napi_ref refs[4];
+};
+
+#define BARRIER(x) __asm__ volatile("" : "+r"(x))
+#define UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+static void drain_release(napi_env env, struct drain *d) {
+  if (d->closed) return;
+  d->closed = 1;
+  for (int i = 0; i < 4; i++) {
+    if (d->refs[i]) napi_delete_reference(env, d->refs[i]);
+    d->refs[i] = NULL;
+  }
+  d->ctl = d->data = NULL;
+  d->prod = NULL;
+  d->offsets = d->lengths = NULL;
+  d->state = NULL;
+}
+
+static void drain_finalize(napi_env env, void *data, void *hint) {
+  struct drain *d = data;
+  drain_release(env, d);
+  free(d);
+}
+
+static struct drain *drain_of(napi_env env, napi_value v, int kind) {
+  void *p = NULL;
+  napi_valuetype t;
+  if (napi_typeof(env, v, &t) != napi_ok || t != napi_external) return NULL;
+  if (napi_get_value_external(env, v, &p) != napi_ok || !p) return NULL;
+  struct drain *d = p;
+  return d->kind == kind && !d->closed ? d : NULL;
+}
+
+/* Common part of ringbufOpen/perfOpen: state and output buffers, references, the handle. */
+static napi_value drain_make(napi_env env, struct drain *d, napi_value *bufs, int nbufs, napi_value state, napi_value out,
+                             uint32_t capacity, uint32_t budget) {
+  uint8_t *sp, *op;
+  size_t sl, ol;
+  napi_value ext;
+  if (ab_of(env, state, &sp, &sl) || ab_of(env, out, &op, &ol) || !sp || !op || sl < STATE_LEN * sizeof(double) ||
+      capacity == 0 || ol < (size_t)capacity * 8 || ((uintptr_t)sp & 7) || ((uintptr_t)op & 3)) {
+    free(d);
+    return num(env, -EINVAL);
+  }
+  d->state = (double *)sp;
+  d->offsets = (uint32_t *)op;
+  d->lengths = (uint32_t *)op + capacity;
+  d->capacity = capacity;
+  d->budget = budget ? budget : 1;
+  d->pos = d->committed;
+  d->state[ST_POS] = (double)d->pos;
+  int nr = 0;
+  for (int i = 0; i < nbufs; i++)
+    if (napi_create_reference(env, bufs[i], 1, &d->refs[nr++]) != napi_ok) goto fail;
+  if (napi_create_reference(env, state, 1, &d->refs[nr++]) != napi_ok) goto fail;
+  if (napi_create_reference(env, out, 1, &d->refs[nr++]) != napi_ok) goto fail;
+  if (napi_create_external(env, d, drain_finalize, NULL, &ext) != napi_ok) goto fail;
+  return ext;
+fail:
+  drain_release(env, d);
+  free(d);
+  FAIL("cannot register a ring");
+}
+
+/* The handle and the record budget of a drain call: (handle, max). */
+#define DRAIN_ARGS(kind)                                                      \
+  GET_ARGS(2);                                                                \
+  struct drain *d = drain_of(env, argv[0], (kind));                           \
+  uint32_t max_arg;                                                           \
+  if (!d) return num(env, -EBADF);                                            \
+  if (napi_get_value_uint32(env, argv[1], &max_arg) != napi_ok) FAIL("bad record budget"); \
+  const uint32_t max = max_arg < d->capacity ? max_arg : d->capacity
+
 /* ---------------------------------------------------------------- BPF ring buffer */
 
 #define RB_BUSY BPF_RINGBUF_BUSY_BIT
@@ -121,84 +241,118 @@ static napi_value js_epoll_wait(napi_env env, napi_callback_info info) {
 #define RB_HDR BPF_RINGBUF_HDR_SZ
 
 /*
- * ringbufDrain(consumer, producer, state, offsets, lengths) -> records delivered.
+ * ringbufOpen(consumer, producer, state, out, capacity, budgetBytes) -> handle or -errno.
  * consumer: the consumer page mapping (its length is the page size); producer: the producer page
- * plus the doubly mapped data. Fills offsets (from the start of the data area) and lengths of up
- * to offsets.length committed, non-discarded records; skips discarded ones; stops at a busy one.
- * state (Float64Array): [0] consumer position to commit, [1] records, [2] bytes, [3] discarded
- * (counters accumulate). The consumer position is not written here: see ringbufCommit.
+ * plus the doubly mapped data.
+ */
+static napi_value js_ringbuf_open(napi_env env, napi_callback_info info) {
+  GET_ARGS(6);
+  uint8_t *cmap, *pmap;
+  size_t clen, plen;
+  uint32_t capacity, budget;
+  if (ab_of(env, argv[0], &cmap, &clen) || ab_of(env, argv[1], &pmap, &plen)) FAIL("ringbufOpen wants two ArrayBuffers");
+  CHECK(napi_get_value_uint32(env, argv[4], &capacity));
+  CHECK(napi_get_value_uint32(env, argv[5], &budget));
+  if (!cmap || !pmap || plen <= clen) return num(env, -EBADF);
+  uint64_t size = (plen - clen) / 2;
+  if (size == 0 || (size & (size - 1)) || 2 * size > UINT32_MAX) return num(env, -EINVAL);
+  struct drain *d = calloc(1, sizeof(*d));
+  if (!d) return num(env, -ENOMEM);
+  d->kind = DRAIN_RINGBUF;
+  d->ctl = cmap;
+  d->prod = pmap;
+  d->data = pmap + clen;
+  d->size = size;
+  d->committed = __atomic_load_n((uint64_t *)cmap, __ATOMIC_ACQUIRE);
+  return drain_make(env, d, argv, 2, argv[2], argv[3], capacity, budget);
+}
+
+/*
+ * ringbufDrain(handle, max) -> records delivered (at most max), or -EBADF once closed.
+ * Fills offsets (from the start of the data area) and lengths of committed, non-discarded
+ * records; skips discarded ones; stops at a busy one (reserved, not submitted yet: retried on
+ * the next drain). Starts where the last drain stopped; the position is not published here
+ * (ringbufCommit).
  */
 static napi_value js_ringbuf_drain(napi_env env, napi_callback_info info) {
-  GET_ARGS(5);
-  uint8_t *cmap, *pmap;
-  size_t clen, plen, ns, no, nl;
-  double *state;
-  uint32_t *offsets, *lengths;
-  if (ab_of(env, argv[0], &cmap, &clen) || ab_of(env, argv[1], &pmap, &plen)) FAIL("ringbufDrain wants two ArrayBuffers");
-  if (ta_of(env, argv[2], napi_float64_array, (void **)&state, &ns) || ns < 4) FAIL("ringbufDrain wants a Float64Array(4) state");
-  if (ta_of(env, argv[3], napi_uint32_array, (void **)&offsets, &no) ||
-      ta_of(env, argv[4], napi_uint32_array, (void **)&lengths, &nl))
-    FAIL("ringbufDrain wants Uint32Array offsets and lengths");
-  if (!cmap || !pmap || plen <= clen) return num(env, -EBADF);
-  const size_t page = clen;
-  const uint64_t mask = (plen - page) / 2 - 1;
-  const uint8_t *data = pmap + page;
-  size_t max = no < nl ? no : nl;
-
-  unsigned long cons = __atomic_load_n((unsigned long *)cmap, __ATOMIC_ACQUIRE);
-  unsigned long prod = __atomic_load_n((unsigned long *)pmap, __ATOMIC_ACQUIRE);
-  size_t n = 0;
-  double bytes = 0, discarded = 0;
-  while (n < max) {
-    if (cons >= prod) {
-      prod = __atomic_load_n((unsigned long *)pmap, __ATOMIC_ACQUIRE);
-      if (cons >= prod) break;
-    }
-    uint32_t off = (uint32_t)(cons & mask);
+  DRAIN_ARGS(DRAIN_RINGBUF);
+  uint64_t cons = d->pos;
+  if (cons == d->committed) /* nothing pending: follow the published position */
+    cons = d->committed = __atomic_load_n((uint64_t *)d->ctl, __ATOMIC_RELAXED);
+  const uint64_t prod = __atomic_load_n((const uint64_t *)d->prod, __ATOMIC_ACQUIRE);
+  const uint64_t avail = prod - cons;
+  const uint8_t *data = d->data;
+  uint32_t *offsets = d->offsets, *lengths = d->lengths;
+  size_t off = (size_t)(cons & (d->size - 1));
+  const size_t start = off;
+  const size_t end = off + (size_t)(avail < d->budget ? avail : d->budget); /* < 2 * size: no wrap */
+  uint32_t step = d->step, n = 0, discarded = 0;
+  uint64_t bytes = 0;
+  int busy = 0;
+  while (off < end && n < max) {
     uint32_t len = __atomic_load_n((const uint32_t *)(data + off), __ATOMIC_ACQUIRE);
-    if (len & RB_BUSY) break; /* reserved but not submitted yet: stop here, retry next drain */
-    uint32_t size = len & ~(RB_BUSY | RB_DISCARD);
-    cons += (size + RB_HDR + 7) & ~7u;
-    if (len & RB_DISCARD) {
+    if (UNLIKELY(len & (RB_BUSY | RB_DISCARD))) {
+      if (len & RB_BUSY) {
+        busy = 1;
+        break;
+      }
+      off += ((len & ~RB_DISCARD) + RB_HDR + 7) & ~7u;
       discarded++;
       continue;
     }
-    offsets[n] = off + RB_HDR;
-    lengths[n] = size;
-    bytes += size;
+    offsets[n] = (uint32_t)(off + RB_HDR);
+    lengths[n] = len;
+    bytes += len;
     n++;
+    uint32_t stride = (len + RB_HDR + 7) & ~7u;
+    if (UNLIKELY(stride != step)) {
+      step = stride;
+      BARRIER(step); /* keep the branch: the next position depends on the prediction, not the load */
+    }
+    off += step;
   }
-  state[0] = (double)cons;
-  state[1] += (double)n;
-  state[2] += bytes;
-  state[3] += discarded;
-  return num(env, (double)n);
+  d->step = step;
+  d->pos = cons + (off - start);
+  double *st = d->state;
+  st[ST_RECORDS] += n;
+  st[ST_BYTES] += (double)bytes;
+  st[ST_DROPPED] += discarded;
+  st[ST_MORE] = !busy && d->pos < prod;
+  st[ST_POS] = (double)d->pos;
+  return num(env, n);
 }
 
-/* ringbufCommit(consumer, pos): publishes the consumer position (release store). */
+/* ringbufCommit(handle) -> 0 or -EBADF: publishes the position of the last drain (release store). */
 static napi_value js_ringbuf_commit(napi_env env, napi_callback_info info) {
-  GET_ARGS(2);
-  uint8_t *cmap;
-  size_t clen;
-  double pos;
-  if (ab_of(env, argv[0], &cmap, &clen)) FAIL("ringbufCommit wants an ArrayBuffer");
-  CHECK(napi_get_value_double(env, argv[1], &pos));
-  if (!cmap) return num(env, -EBADF);
-  unsigned long *cp = (unsigned long *)cmap;
-  if ((unsigned long)pos != *cp) __atomic_store_n(cp, (unsigned long)pos, __ATOMIC_RELEASE);
+  GET_ARGS(1);
+  struct drain *d = drain_of(env, argv[0], DRAIN_RINGBUF);
+  if (!d) return num(env, -EBADF);
+  if (d->pos != d->committed) {
+    __atomic_store_n((uint64_t *)d->ctl, d->pos, __ATOMIC_RELEASE);
+    d->committed = d->pos;
+  }
   return num(env, 0);
 }
 
-/* ringbufAvailable(consumer, producer) -> bytes between the consumer and producer positions. */
+/* ringbufAvailable(handle) -> bytes between the published consumer position and the producer position. */
 static napi_value js_ringbuf_available(napi_env env, napi_callback_info info) {
-  GET_ARGS(2);
-  uint8_t *cmap, *pmap;
-  size_t clen, plen;
-  if (ab_of(env, argv[0], &cmap, &clen) || ab_of(env, argv[1], &pmap, &plen)) FAIL("ringbufAvailable wants two ArrayBuffers");
-  if (!cmap || !pmap) return num(env, -EBADF);
-  unsigned long cons = __atomic_load_n((unsigned long *)cmap, __ATOMIC_ACQUIRE);
-  unsigned long prod = __atomic_load_n((unsigned long *)pmap, __ATOMIC_ACQUIRE);
+  GET_ARGS(1);
+  struct drain *d = drain_of(env, argv[0], DRAIN_RINGBUF);
+  if (!d) return num(env, -EBADF);
+  uint64_t cons = __atomic_load_n((uint64_t *)d->ctl, __ATOMIC_ACQUIRE);
+  uint64_t prod = __atomic_load_n((const uint64_t *)d->prod, __ATOMIC_ACQUIRE);
   return num(env, (double)(prod - cons));
+}
+
+/* ringbufClose(handle) / perfClose(handle): unregisters (later drains return -EBADF). Idempotent. */
+static napi_value js_drain_close(napi_env env, napi_callback_info info) {
+  GET_ARGS(1);
+  void *p = NULL;
+  napi_valuetype t;
+  if (napi_typeof(env, argv[0], &t) != napi_ok || t != napi_external || napi_get_value_external(env, argv[0], &p) != napi_ok || !p)
+    return num(env, -EBADF);
+  drain_release(env, p);
+  return num(env, 0);
 }
 
 /*
@@ -344,79 +498,120 @@ static napi_value js_perf_unmap(napi_env env, napi_callback_info info) {
 #define PERF_TAIL_OFF 1032
 
 /*
- * perfDrain(ring, pageSize, dataSize, state, offsets, lengths) -> samples delivered.
- * Offsets are from the start of the data area (a record that wrapped is contiguous there thanks to
- * the scratch copy); lengths are the raw sample sizes (the kernel pads raw data so that the u32
- * size plus data is a multiple of 8). state (Float64Array(6)): [0] tail to commit, [1] samples,
- * [2] bytes, [3] lost (all time), [4] lost in this drain, [5] other records.
+ * perfOpen(ring, pageSize, dataSize, state, out, capacity, budgetBytes) -> handle or -errno.
+ * ring: a perfMmap buffer ([meta page][data][scratch]).
  */
-static napi_value js_perf_drain(napi_env env, napi_callback_info info) {
-  GET_ARGS(6);
-  uint8_t *base;
-  size_t blen, ns, no, nl;
-  double page, dsz, *state;
-  uint32_t *offsets, *lengths;
-  if (ab_of(env, argv[0], &base, &blen)) FAIL("perfDrain wants an ArrayBuffer");
-  CHECK(napi_get_value_double(env, argv[1], &page));
-  CHECK(napi_get_value_double(env, argv[2], &dsz));
-  if (ta_of(env, argv[3], napi_float64_array, (void **)&state, &ns) || ns < 6) FAIL("perfDrain wants a Float64Array(6) state");
-  if (ta_of(env, argv[4], napi_uint32_array, (void **)&offsets, &no) ||
-      ta_of(env, argv[5], napi_uint32_array, (void **)&lengths, &nl))
-    FAIL("perfDrain wants Uint32Array offsets and lengths");
-  const size_t data_size = (size_t)dsz;
-  if (!base || blen < (size_t)page + data_size + perf_scratch(data_size)) return num(env, -EBADF);
-  uint8_t *data = base + (size_t)page;
-  const uint64_t mask = data_size - 1;
-  size_t max = no < nl ? no : nl;
-
-  uint64_t head = __atomic_load_n((uint64_t *)(base + PERF_HEAD_OFF), __ATOMIC_ACQUIRE);
-  uint64_t tail = *(volatile uint64_t *)(base + PERF_TAIL_OFF);
-  size_t n = 0;
-  double bytes = 0, lost = 0, other = 0;
-  while (tail < head && n < max) {
-    size_t off = (size_t)(tail & mask);
-    const struct perf_event_header *h = (const struct perf_event_header *)(data + off);
-    size_t size = h->size;
-    if (size < sizeof(*h) || size > head - tail) break; /* cannot happen with a sane kernel */
-    if (off + size > data_size) memcpy(data + data_size, data, off + size - data_size);
-    const uint8_t *rec = data + off;
-    if (h->type == PERF_RECORD_SAMPLE && size >= sizeof(*h) + 4) {
-      uint32_t raw;
-      memcpy(&raw, rec + sizeof(*h), 4);
-      if (raw > size - sizeof(*h) - 4) raw = (uint32_t)(size - sizeof(*h) - 4);
-      offsets[n] = (uint32_t)(off + sizeof(*h) + 4);
-      lengths[n] = raw;
-      bytes += raw;
-      n++;
-    } else if (h->type == PERF_RECORD_LOST && size >= sizeof(*h) + 16) {
-      uint64_t l;
-      memcpy(&l, rec + sizeof(*h) + 8, 8);
-      lost += (double)l;
-    } else {
-      other++;
-    }
-    tail += size;
-  }
-  state[0] = (double)tail;
-  state[1] += (double)n;
-  state[2] += bytes;
-  state[3] += lost;
-  state[4] = lost;
-  state[5] += other;
-  return num(env, (double)n);
-}
-
-/* perfCommit(ring, tail): publishes data_tail (release store). */
-static napi_value js_perf_commit(napi_env env, napi_callback_info info) {
-  GET_ARGS(2);
+static napi_value js_perf_open(napi_env env, napi_callback_info info) {
+  GET_ARGS(7);
   uint8_t *base;
   size_t blen;
-  double tail;
-  if (ab_of(env, argv[0], &base, &blen)) FAIL("perfCommit wants an ArrayBuffer");
-  CHECK(napi_get_value_double(env, argv[1], &tail));
-  if (!base || blen < PERF_TAIL_OFF + 8) return num(env, -EBADF);
-  uint64_t *tp = (uint64_t *)(base + PERF_TAIL_OFF);
-  if ((uint64_t)tail != *tp) __atomic_store_n(tp, (uint64_t)tail, __ATOMIC_RELEASE);
+  double page, dsz;
+  uint32_t capacity, budget;
+  if (ab_of(env, argv[0], &base, &blen)) FAIL("perfOpen wants an ArrayBuffer");
+  CHECK(napi_get_value_double(env, argv[1], &page));
+  CHECK(napi_get_value_double(env, argv[2], &dsz));
+  CHECK(napi_get_value_uint32(env, argv[5], &capacity));
+  CHECK(napi_get_value_uint32(env, argv[6], &budget));
+  const size_t data_size = (size_t)dsz;
+  if (!base || blen < (size_t)page + data_size + perf_scratch(data_size)) return num(env, -EBADF);
+  if (data_size == 0 || (data_size & (data_size - 1)) || data_size + perf_scratch(data_size) > UINT32_MAX) return num(env, -EINVAL);
+  struct drain *d = calloc(1, sizeof(*d));
+  if (!d) return num(env, -ENOMEM);
+  d->kind = DRAIN_PERF;
+  d->ctl = base;
+  d->data = base + (size_t)page;
+  d->size = data_size;
+  d->committed = __atomic_load_n((uint64_t *)(base + PERF_TAIL_OFF), __ATOMIC_RELAXED);
+  return drain_make(env, d, argv, 1, argv[3], argv[4], capacity, budget);
+}
+
+/* Raw sample: perf_event_header, then u32 size and the data. */
+#define PERF_RAW_OFF (sizeof(struct perf_event_header) + 4)
+
+/*
+ * perfDrain(handle, max) -> samples delivered (at most max), or -EBADF once closed.
+ * Offsets are from the start of the data area (a record that wrapped is made contiguous by
+ * copying its tail into the scratch area after the ring); lengths are the raw sample sizes (the
+ * kernel pads raw data so that the u32 size plus data is a multiple of 8). PERF_RECORD_LOST
+ * records are counted (state [2] all time, [5] this drain), others skipped ([6]).
+ */
+static napi_value js_perf_drain(napi_env env, napi_callback_info info) {
+  DRAIN_ARGS(DRAIN_PERF);
+  uint8_t *data = d->data;
+  const size_t dsz = (size_t)d->size, mask = dsz - 1;
+  const uint64_t head = __atomic_load_n((uint64_t *)(d->ctl + PERF_HEAD_OFF), __ATOMIC_ACQUIRE);
+  uint64_t tail = d->pos;
+  const uint64_t avail = head - tail;
+  const uint64_t end = tail + (avail < d->budget ? avail : d->budget);
+  uint32_t *offsets = d->offsets, *lengths = d->lengths;
+  uint32_t step = d->step, n = 0;
+  uint64_t bytes = 0, lost = 0, other = 0;
+  size_t off = (size_t)(tail & mask);
+  int bad = 0;
+  while (tail < end && n < max) {
+    const struct perf_event_header *h = (const struct perf_event_header *)(data + off);
+    uint32_t type = h->type, size = h->size;
+    if (UNLIKELY(type != PERF_RECORD_SAMPLE || size != step || off + size > dsz || size > head - tail)) {
+      if (size < sizeof(*h) || size > head - tail) { /* cannot happen with a sane kernel */
+        bad = 1;
+        break;
+      }
+      if (off + size > dsz) memcpy(data + dsz, data, off + size - dsz);
+      const uint8_t *rec = data + off;
+      if (type == PERF_RECORD_SAMPLE && size >= PERF_RAW_OFF) {
+        uint32_t raw;
+        memcpy(&raw, rec + sizeof(*h), 4);
+        if (raw > size - PERF_RAW_OFF) raw = size - PERF_RAW_OFF;
+        offsets[n] = (uint32_t)(off + PERF_RAW_OFF);
+        lengths[n] = raw;
+        bytes += raw;
+        n++;
+        step = size;
+        BARRIER(step);
+      } else if (type == PERF_RECORD_LOST && size >= sizeof(*h) + 16) {
+        uint64_t l;
+        memcpy(&l, rec + sizeof(*h) + 8, 8);
+        lost += l;
+      } else {
+        other++;
+      }
+      tail += size;
+      off = (off + size) & mask;
+      continue;
+    }
+    /* a sample of the predicted size, not wrapped */
+    uint32_t raw;
+    memcpy(&raw, data + off + sizeof(*h), 4);
+    if (raw > size - PERF_RAW_OFF) raw = size - PERF_RAW_OFF;
+    offsets[n] = (uint32_t)(off + PERF_RAW_OFF);
+    lengths[n] = raw;
+    bytes += raw;
+    n++;
+    tail += step;
+    off = (off + step) & mask;
+  }
+  d->step = step;
+  d->pos = tail;
+  double *st = d->state;
+  st[ST_RECORDS] += n;
+  st[ST_BYTES] += (double)bytes;
+  st[ST_DROPPED] += (double)lost;
+  st[ST_MORE] = !bad && tail < head;
+  st[ST_POS] = (double)tail;
+  st[ST_LOST_LAST] = (double)lost;
+  st[ST_OTHER] += (double)other;
+  return num(env, n);
+}
+
+/* perfCommit(handle) -> 0 or -EBADF: publishes data_tail (release store). */
+static napi_value js_perf_commit(napi_env env, napi_callback_info info) {
+  GET_ARGS(1);
+  struct drain *d = drain_of(env, argv[0], DRAIN_PERF);
+  if (!d) return num(env, -EBADF);
+  if (d->pos != d->committed) {
+    __atomic_store_n((uint64_t *)(d->ctl + PERF_TAIL_OFF), d->pos, __ATOMIC_RELEASE);
+    d->committed = d->pos;
+  }
   return num(env, 0);
 }
 
@@ -569,15 +764,19 @@ void tsbpf_register_events(napi_env env, napi_value exports) {
   EXPORT("epollCreate", js_epoll_create);
   EXPORT("epollCtl", js_epoll_ctl);
   EXPORT("epollWait", js_epoll_wait);
+  EXPORT("ringbufOpen", js_ringbuf_open);
   EXPORT("ringbufDrain", js_ringbuf_drain);
   EXPORT("ringbufCommit", js_ringbuf_commit);
   EXPORT("ringbufAvailable", js_ringbuf_available);
+  EXPORT("ringbufClose", js_drain_close);
   EXPORT("userRingbufReserve", js_user_ringbuf_reserve);
   EXPORT("userRingbufCommit", js_user_ringbuf_commit);
   EXPORT("perfMmap", js_perf_mmap);
   EXPORT("perfUnmap", js_perf_unmap);
+  EXPORT("perfOpen", js_perf_open);
   EXPORT("perfDrain", js_perf_drain);
   EXPORT("perfCommit", js_perf_commit);
+  EXPORT("perfClose", js_drain_close);
   EXPORT("pollerOpen", js_poller_open);
   EXPORT("pollerSetActive", js_poller_set_active);
   EXPORT("pollerRef", js_poller_ref);

@@ -65,7 +65,7 @@ export { kallsyms, Kallsyms, type KernelSymbol } from "./features/kallsyms.js";
 export type { KconfigSource } from "./collection/externs.js";
 export {
   RingBuffer, RingBufferReader, Ring, UserRingBuffer, EventStream,
-  type RingBufferStats, type UserRingSample, type BatchCallback, type Decoder, type IterateOptions, type StreamOptions,
+  type EventBatch, type RingBufferStats, type UserRingSample, type BatchCallback, type Decoder, type IterateOptions, type StreamOptions,
 } from "./ringbuf/index.js";
 export { PerfBuffer, PerfRing, type PerfBufferOptions, type PerfBufferStats } from "./perf/index.js";
 export { tracePipe, TracePipe, parseTraceLine, splitLines, type TracePipeOptions, type TraceLine } from "./trace/index.js";

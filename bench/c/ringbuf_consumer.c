@@ -5,7 +5,8 @@
  * Opens an existing BPF_MAP_TYPE_RINGBUF or PERF_EVENT_ARRAY map by id and consumes it with
  * libbpf's ring_buffer__* or perf_buffer__* API. The per-record callback reads the first 8 bytes
  * of the record (as the tsbpf side does). Prints one JSON line:
- *   {"kind":"ringbuf","mode":"drain","events":2097152,"ns":41000000}
+ *   {"kind":"ringbuf","mode":"drain","events":2097152,"ns":41000000,"cpu_ns":40000000}
+ * (ns: wall-clock time; cpu_ns: CPU time of the process, CLOCK_PROCESS_CPUTIME_ID, over the same span)
  *
  *   ringbuf_consumer KIND MODE MAP_ID [SECONDS] [PAGES]
  *     KIND    ringbuf | perf
@@ -30,12 +31,17 @@
 
 static uint64_t events, sum, lost;
 
-static uint64_t now_ns(void)
+static uint64_t clock_ns(clockid_t clk)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(clk, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t now_ns(void)
+{
+	return clock_ns(CLOCK_MONOTONIC);
 }
 
 static int on_ring(void *ctx, void *data, size_t size)
@@ -108,7 +114,7 @@ int main(int argc, char **argv)
 {
 	struct ring_buffer *rb = NULL;
 	struct perf_buffer *pb = NULL;
-	uint64_t t0, t1, deadline;
+	uint64_t t0, t1, c0, c1, deadline;
 	double seconds;
 	int fd, perf, live, pages, r;
 
@@ -135,6 +141,7 @@ int main(int argc, char **argv)
 	}
 	prefault();
 	wait_go();
+	c0 = clock_ns(CLOCK_PROCESS_CPUTIME_ID);
 	t0 = now_ns();
 	if (live) {
 		deadline = t0 + (uint64_t)(seconds * 1e9);
@@ -156,9 +163,10 @@ int main(int argc, char **argv)
 		while (r > 0);
 	}
 	t1 = now_ns();
-	printf("{\"kind\":\"%s\",\"mode\":\"%s\",\"events\":%llu,\"lost\":%llu,\"ns\":%llu,\"sum\":%llu}\n", argv[1],
-	       argv[2], (unsigned long long)events, (unsigned long long)lost, (unsigned long long)(t1 - t0),
-	       (unsigned long long)sum);
+	c1 = clock_ns(CLOCK_PROCESS_CPUTIME_ID);
+	printf("{\"kind\":\"%s\",\"mode\":\"%s\",\"events\":%llu,\"lost\":%llu,\"ns\":%llu,\"cpu_ns\":%llu,\"sum\":%llu}\n",
+	       argv[1], argv[2], (unsigned long long)events, (unsigned long long)lost, (unsigned long long)(t1 - t0),
+	       (unsigned long long)(c1 - c0), (unsigned long long)sum);
 	ring_buffer__free(rb);
 	perf_buffer__free(pb);
 	close(fd);

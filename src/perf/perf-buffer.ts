@@ -27,7 +27,7 @@ import { PAGE_SIZE } from "../sys/mmap.js";
 import { PerfFlag, PerfType, perfEventOpen } from "../sys/perf.js";
 import { onlineCpus } from "../sys/cpus.js";
 import { syscallError } from "../sys/bpf.js";
-import { epollAdd, events } from "../sys/events.js";
+import { DrainState, epollAdd, events, type DrainHandle, type DrainOutput, type EventsBinding } from "../sys/events.js";
 import { EventStream, type EventSource, type StreamOptions } from "../ringbuf/stream.js";
 
 const PERF_COUNT_SW_BPF_OUTPUT = 10n;
@@ -70,9 +70,11 @@ export class PerfRing implements EventSource {
   readonly bytes: Uint8Array;
   readonly event: FD;
   readonly #ring: ArrayBuffer;
-  readonly #state = new Float64Array(6);
+  readonly #state = new Float64Array(new ArrayBuffer(DrainState.length * 8)); // off-heap: the native drain keeps a pointer
+  readonly #ev: EventsBinding;
+  #handle: DrainHandle | undefined;
 
-  constructor(cpu: number, index: number, dataSize: number, attr: { wakeupEvents?: number; wakeupBytes?: number }) {
+  constructor(cpu: number, index: number, dataSize: number, attr: { wakeupEvents?: number; wakeupBytes?: number }, out: DrainOutput) {
     this.cpu = cpu;
     this.index = index;
     this.dataSize = dataSize;
@@ -81,12 +83,20 @@ export class PerfRing implements EventSource {
       type: PerfType.SOFTWARE, config: PERF_COUNT_SW_BPF_OUTPUT, samplePeriod: 1n, sampleType: PERF_SAMPLE_RAW,
       flags: watermark ? PerfFlag.watermark : 0n, wakeupEvents: watermark ? attr.wakeupBytes : (attr.wakeupEvents ?? 1),
     }, -1, cpu, `perf buffer on CPU ${cpu}`);
-    const r = events().perfMmap(this.event.value, PAGE_SIZE, dataSize);
+    this.#ev = events();
+    const r = this.#ev.perfMmap(this.event.value, PAGE_SIZE, dataSize);
     if (typeof r === "number") {
       this.event.close();
       throw syscallError("mmap", -r, `map the perf ring of CPU ${cpu} (${dataSize} bytes; raise the locked memory limit or use fewer pages)`);
     }
     this.#ring = r;
+    const h = this.#ev.perfOpen(r, PAGE_SIZE, dataSize, this.#state.buffer as ArrayBuffer, out.buffer, out.capacity, out.budget);
+    if (typeof h === "number") {
+      this.#ev.perfUnmap(r);
+      this.event.close();
+      throw syscallError("mmap", -h, `register the perf ring of CPU ${cpu} for draining`);
+    }
+    this.#handle = h;
     this.view = new DataView(r, PAGE_SIZE);
     this.bytes = new Uint8Array(r, PAGE_SIZE);
   }
@@ -95,35 +105,44 @@ export class PerfRing implements EventSource {
     return this.event.value;
   }
 
-  drain(offsets: Uint32Array, lengths: Uint32Array): number {
-    return events().perfDrain(this.#ring, PAGE_SIZE, this.dataSize, this.#state, offsets, lengths);
+  /** @internal One drain of at most `max` samples into the stream's output arrays; the count, or -EBADF once closed. */
+  drain(max: number): number {
+    return this.#handle ? this.#ev.perfDrain(this.#handle, max) : -9;
   }
 
+  /** @internal Whether the last drain stopped at its budget with more records behind it. */
+  get more(): boolean {
+    return this.#state[DrainState.more] === 1;
+  }
+
+  /** @internal Publishes data_tail after the last drain (one release store). */
   commit(): void {
-    events().perfCommit(this.#ring, this.#state[0]!);
+    if (this.#handle) this.#ev.perfCommit(this.#handle);
   }
 
   /** Samples delivered from this CPU. */
   get records(): number {
-    return this.#state[1]!;
+    return this.#state[DrainState.records]!;
   }
 
   get bytesReceived(): number {
-    return this.#state[2]!;
+    return this.#state[DrainState.bytes]!;
   }
 
   /** Samples this CPU's ring lost. */
   get lost(): number {
-    return this.#state[3]!;
+    return this.#state[DrainState.dropped]!;
   }
 
   /** Samples lost as reported by the last drain. */
   get lostInLastDrain(): number {
-    return this.#state[4]!;
+    return this.#state[DrainState.lostLast]!;
   }
 
   close(): void {
-    events().perfUnmap(this.#ring);
+    if (this.#handle) this.#ev.perfClose(this.#handle);
+    this.#handle = undefined;
+    this.#ev.perfUnmap(this.#ring);
     this.event.close();
   }
 }
@@ -153,7 +172,7 @@ export class PerfBuffer<T = Uint8Array> extends EventStream<T, PerfRing> {
       const cpus = opts.cpus ?? onlineCpus().filter((c) => c < map.maxEntries);
       for (const cpu of cpus) {
         if (cpu >= map.maxEntries) throw new ArgumentError(`open perf buffer ${map.name}: CPU ${cpu} has no slot (the array holds ${map.maxEntries})`);
-        const ring = new PerfRing(cpu, this.sources.length, pages * PAGE_SIZE, opts);
+        const ring = new PerfRing(cpu, this.sources.length, pages * PAGE_SIZE, opts, this.output);
         this.sources.push(ring);
         epollAdd(this.epoll, ring.fd, ring.index, `perf ring of CPU ${cpu}`);
         map.update(cpu, ring.fd);

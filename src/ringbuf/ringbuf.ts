@@ -14,6 +14,8 @@
  * rb.onBatch((view, offsets, lengths, count) => {
  *   for (let i = 0; i < count; i++) total += view.getUint32(offsets[i], true);
  * });
+ * // or batches as an AsyncIterable (the batch is valid until the next iteration):
+ * for await (const { view, offsets, count } of rb.batches({ signal })) ...
  * // or records copied, one by one:
  * for await (const rec of rb.records({ signal })) console.log(rec);
  * ```
@@ -22,7 +24,8 @@ import { ArgumentError, BpfError } from "../errors.js";
 import type { BpfMap } from "../map/map.js";
 import { MapType } from "../spec/kernel-enums.js";
 import { PAGE_SIZE, PROT_READ, PROT_WRITE, mmapFd, unmap } from "../sys/mmap.js";
-import { epollAdd, events } from "../sys/events.js";
+import { DrainOutput, DrainState, epollAdd, events, type DrainHandle, type EventsBinding } from "../sys/events.js";
+import { syscallError } from "../sys/bpf.js";
 import { EventStream, type EventSource, type StreamOptions } from "./stream.js";
 
 /** Counters of a ring buffer reader (since it was opened). */
@@ -46,16 +49,22 @@ export class Ring implements EventSource {
   readonly bytes: Uint8Array;
   readonly #consumer: ArrayBuffer;
   readonly #producer: ArrayBuffer;
-  readonly #state = new Float64Array(4);
+  readonly #state = new Float64Array(new ArrayBuffer(DrainState.length * 8)); // off-heap: the native drain keeps a pointer
+  readonly #ev: EventsBinding;
+  #handle: DrainHandle | undefined;
 
-  /** Maps `map` (which must be a RINGBUF map). Throws ArgumentError or SyscallError. */
-  constructor(map: BpfMap, index: number) {
+  /**
+   * Maps `map` (which must be a RINGBUF map) and registers it with the stream's output arrays.
+   * Throws ArgumentError or SyscallError.
+   */
+  constructor(map: BpfMap, index: number, out: DrainOutput = new DrainOutput(4096, 256 * 1024)) {
     if (map.type !== MapType.RINGBUF) {
       throw new ArgumentError(`read ring buffer ${map.name}: the map is not a ring buffer (BPF_MAP_TYPE_RINGBUF)${map.type === MapType.PERF_EVENT_ARRAY ? "; use PerfBuffer for a perf event array" : ""}`);
     }
     this.map = map;
     this.index = index;
     this.size = map.maxEntries;
+    this.#ev = events();
     const what = `ring buffer ${map.name}`;
     this.#consumer = mmapFd(map.fd.value, PAGE_SIZE, PROT_READ | PROT_WRITE, `${what} (consumer page)`, 0);
     try {
@@ -64,6 +73,13 @@ export class Ring implements EventSource {
       unmap(this.#consumer);
       throw e;
     }
+    const h = this.#ev.ringbufOpen(this.#consumer, this.#producer, this.#state.buffer as ArrayBuffer, out.buffer, out.capacity, out.budget);
+    if (typeof h === "number") {
+      unmap(this.#producer);
+      unmap(this.#consumer);
+      throw syscallError("mmap", -h, `register ${what} for draining (the data area must be a power of two below 2 GiB)`);
+    }
+    this.#handle = h;
     this.view = new DataView(this.#producer, PAGE_SIZE, 2 * this.size);
     this.bytes = new Uint8Array(this.#producer, PAGE_SIZE, 2 * this.size);
   }
@@ -72,24 +88,34 @@ export class Ring implements EventSource {
     return this.map.fd.value;
   }
 
-  drain(offsets: Uint32Array, lengths: Uint32Array): number {
-    return events().ringbufDrain(this.#consumer, this.#producer, this.#state, offsets, lengths);
+  /** @internal One drain of at most `max` records into the stream's output arrays; the count, or -EBADF once closed. */
+  drain(max: number): number {
+    return this.#handle ? this.#ev.ringbufDrain(this.#handle, max) : -9;
   }
 
+  /** @internal Whether the last drain stopped at its budget with more records behind it. */
+  get more(): boolean {
+    return this.#state[DrainState.more] === 1;
+  }
+
+  /** @internal Publishes the position of the last drain (one release store). */
   commit(): void {
-    events().ringbufCommit(this.#consumer, this.#state[0]!);
+    if (this.#handle) this.#ev.ringbufCommit(this.#handle);
   }
 
   /** Bytes the producer has written that this reader has not consumed yet (records, headers, discards). */
   available(): number {
-    return events().ringbufAvailable(this.#consumer, this.#producer);
+    return this.#handle ? this.#ev.ringbufAvailable(this.#handle) : 0;
   }
 
   get stats(): RingBufferStats {
-    return { records: this.#state[1]!, bytes: this.#state[2]!, discarded: this.#state[3]! };
+    const s = this.#state;
+    return { records: s[DrainState.records]!, bytes: s[DrainState.bytes]!, discarded: s[DrainState.dropped]! };
   }
 
   close(): void {
+    if (this.#handle) this.#ev.ringbufClose(this.#handle);
+    this.#handle = undefined;
     unmap(this.#producer);
     unmap(this.#consumer);
   }
@@ -107,7 +133,7 @@ export class RingBufferReader<T = Uint8Array> extends EventStream<T, Ring> {
   /** Adds a RINGBUF map; returns its ring (its `index` identifies it in batch callbacks). */
   add(map: BpfMap): Ring {
     if (this.closed) throw new BpfError("E_CLOSED", `add ${map.name} to a ring buffer reader: the reader is closed`);
-    const ring = new Ring(map, this.sources.length);
+    const ring = new Ring(map, this.sources.length, this.output);
     try {
       epollAdd(this.epoll, ring.fd, ring.index, `ring buffer ${map.name}`);
     } catch (e) {

@@ -10,20 +10,26 @@ import { syscallError } from "./bpf.js";
 
 /** An opaque native watcher handle. */
 export type PollerHandle = { readonly __poller: unique symbol };
+/** An opaque native drain handle: a ring registered with the arrays its drains fill (see native/events.c). */
+export type DrainHandle = { readonly __drain: unique symbol };
 
 export interface EventsBinding {
   epollCreate(): number;
   epollCtl(epfd: number, op: number, fd: number, events: number, data: number): number;
   epollWait(epfd: number, out: Uint32Array, timeoutMs: number): number;
-  ringbufDrain(consumer: ArrayBuffer, producer: ArrayBuffer, state: Float64Array, offsets: Uint32Array, lengths: Uint32Array): number;
-  ringbufCommit(consumer: ArrayBuffer, pos: number): number;
-  ringbufAvailable(consumer: ArrayBuffer, producer: ArrayBuffer): number;
+  ringbufOpen(consumer: ArrayBuffer, producer: ArrayBuffer, state: ArrayBuffer, out: ArrayBuffer, capacity: number, budgetBytes: number): DrainHandle | number;
+  ringbufDrain(handle: DrainHandle, max: number): number;
+  ringbufCommit(handle: DrainHandle): number;
+  ringbufAvailable(handle: DrainHandle): number;
+  ringbufClose(handle: DrainHandle): number;
   userRingbufReserve(consumer: ArrayBuffer, producer: ArrayBuffer, size: number): number;
   userRingbufCommit(producer: ArrayBuffer, pageSize: number, sampleOffset: number, discard: boolean): number;
   perfMmap(fd: number, pageSize: number, dataSize: number): ArrayBuffer | number;
   perfUnmap(ring: ArrayBuffer): number;
-  perfDrain(ring: ArrayBuffer, pageSize: number, dataSize: number, state: Float64Array, offsets: Uint32Array, lengths: Uint32Array): number;
-  perfCommit(ring: ArrayBuffer, tail: number): number;
+  perfOpen(ring: ArrayBuffer, pageSize: number, dataSize: number, state: ArrayBuffer, out: ArrayBuffer, capacity: number, budgetBytes: number): DrainHandle | number;
+  perfDrain(handle: DrainHandle, max: number): number;
+  perfCommit(handle: DrainHandle): number;
+  perfClose(handle: DrainHandle): number;
   pollerOpen(fd: number, callback: (status: number) => void): PollerHandle | number;
   pollerSetActive(handle: PollerHandle, on: boolean): number;
   pollerRef(handle: PollerHandle, ref: boolean): number;
@@ -34,6 +40,44 @@ export interface EventsBinding {
 export function events(): NativeBinding & EventsBinding {
   return native() as NativeBinding & EventsBinding;
 }
+
+/**
+ * Where the drains of one stream write: record offsets and lengths, `capacity` of each, in one
+ * buffer registered once with every ring of the stream (rings are drained one at a time).
+ */
+export class DrainOutput {
+  readonly buffer: ArrayBuffer;
+  readonly offsets: Uint32Array;
+  readonly lengths: Uint32Array;
+  /** Most records one drain can deliver. */
+  readonly capacity: number;
+  /** Most bytes one drain scans (so a batch is still in cache when it is read). */
+  readonly budget: number;
+
+  constructor(capacity: number, budget: number) {
+    this.capacity = capacity;
+    this.budget = budget;
+    this.buffer = new ArrayBuffer(capacity * 8);
+    this.offsets = new Uint32Array(this.buffer, 0, capacity);
+    this.lengths = new Uint32Array(this.buffer, capacity * 4, capacity);
+  }
+}
+
+/** Slots of a ring's drain state (a Float64Array(8) the native drain updates). */
+export const DrainState = {
+  records: 0,
+  bytes: 1,
+  /** ring buffer: discarded records; perf: lost samples */
+  dropped: 2,
+  /** 1 when the last drain stopped at its record or byte budget with more data behind it */
+  more: 3,
+  position: 4,
+  /** perf: samples lost as reported by the last drain */
+  lostLast: 5,
+  /** perf: other records skipped */
+  other: 6,
+  length: 8,
+} as const;
 
 export const EPOLLIN = 0x001;
 export const EPOLLOUT = 0x004;

@@ -163,3 +163,34 @@ ktest("perf buffer: wakeupBytes (watermark) batches wakeups; the rest is drained
   assert.throws(() => new PerfBuffer(o.map("events"), { pageCount: 3 }), ArgumentError);
   assert.throws(() => new PerfBuffer(o.map(".bss")), ArgumentError);
 });
+
+ktest("perf buffer: batches() yields every sample once, per CPU ring, through the event loop", async () => {
+  const N = 3000;
+  const child = await startSyscaller("getpid", String(N));
+  using o = await loadObject(obj, { constants: { target_tgid: child.pid, record_size: 8 } });
+  using pb = new PerfBuffer(o.map("events"), { batchBytes: 4096 });
+  o.attachAll();
+  const seen = new Uint8Array(N);
+  const bad: string[] = [];
+  let got = 0;
+  const ac = new AbortController();
+  const done = (async () => {
+    for await (const b of pb.batches({ signal: ac.signal })) {
+      if (!pb.rings.includes(b.source)) bad.push("unknown source");
+      for (let i = 0; i < b.count; i++) {
+        if (b.lengths[i] !== 12) bad.push(`length ${b.lengths[i]}`);
+        const seq = b.view.getUint32(b.offsets[i]! + 4, true);
+        if (seq >= N || seen[seq]) bad.push(`seq ${seq} unexpected or repeated`);
+        else seen[seq] = 1;
+        got++;
+      }
+      if (got === N) ac.abort();
+    }
+  })();
+  assert.equal(await child.go(), 0);
+  await Promise.race([done, new Promise((_, rej) => setTimeout(() => rej(new Error(`only ${got} of ${N} samples arrived`)), 5000))]);
+  assert.deepEqual(bad.slice(0, 3), []);
+  assert.equal(got, N);
+  assert.equal(pb.stats.records, N);
+  assert.equal(pb.lost, 0);
+});

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { ktest, repoPath, startSyscaller } from "../helpers/kernel.js";
-import { ArgumentError, BpfError, loadObject, MapType, BpfMap } from "../../src/index.js";
+import { ArgumentError, BpfError, loadObject, MapType, BpfMap, Program, ProgramType } from "../../src/index.js";
+import { asm, linkBuiltProgram, R0, R1, R2, R3, R4, R10 } from "../../src/asm/index.js";
 import { RingBuffer, RingBufferReader, UserRingBuffer, type Ring } from "../../src/ringbuf/index.js";
 import { progTestRun } from "../../src/sys/bpf.js";
 
@@ -239,4 +240,107 @@ ktest("user ring buffer: samples reserved and submitted in user space are draine
   assert.ok(k > 0 && k < 1000);
   assert.equal(urb.reserve(1000), undefined);
   assert.throws(() => urb.reserve(64 * 1024), ArgumentError);
+});
+
+/** An XDP program (DSL, no clang) writing one `size`-byte record {u32 size, u32 tag, zeroes} into `rb` per test run. */
+function ringbufWriter(rb: BpfMap, size: number, tag: number): Program {
+  const a = asm().mov64(R1, 0);
+  for (let off = -64; off < 0; off += 8) a.stxdw(R10, off, R1);
+  a.mov64(R1, size).stxw(R10, -64, R1).mov64(R1, tag).stxw(R10, -60, R1)
+    .ldMap(R1, "rb").mov64(R2, R10).add64(R2, -64).mov64(R3, size).mov64(R4, 0)
+    .call("ringbuf_output").mov64(R0, 2).exit();
+  return Program.load({ name: `rbw${size}`, type: ProgramType.XDP, license: "GPL", instructions: linkBuiltProgram(a.build(), { rb }) });
+}
+
+ktest("ring buffer: records of changing sizes in one ring arrive whole and in order, across byte budgets (batch and batches())", async () => {
+  using rbMap = BpfMap.create({ type: MapType.RINGBUF, keySize: 0, valueSize: 0, maxEntries: 1 << 20, name: "rb" });
+  const sizes = [8, 24, 64, 16, 40, 8];
+  const progs = sizes.map((s, i) => ringbufWriter(rbMap, s, i));
+  try {
+    const pkt = new Uint8Array(64);
+    // Runs of different lengths, so size changes land at every position of a batch.
+    const plan: number[] = [];
+    for (let round = 0; round < 40; round++) for (let p = 0; p < progs.length; p++) plan.push(p, (round * 7 + p * 3) % 23 + 1);
+    const expected: number[] = [];
+    const produce = () => {
+      for (let k = 0; k < plan.length; k += 2) {
+        progTestRun({ progFd: progs[plan[k]!]!.fd.value, dataIn: pkt, repeat: plan[k + 1]! });
+        for (let r = 0; r < plan[k + 1]!; r++) expected.push(plan[k]!);
+      }
+    };
+    const check = (view: DataView, offsets: Uint32Array, lengths: Uint32Array, count: number, seen: number[], bad: string[]) => {
+      for (let i = 0; i < count; i++) {
+        const tag = view.getUint32(offsets[i]! + 4, true);
+        if (lengths[i] !== sizes[tag] || view.getUint32(offsets[i]!, true) !== sizes[tag]) bad.push(`record ${seen.length}: length ${lengths[i]}, tag ${tag}`);
+        seen.push(tag);
+      }
+    };
+    for (const batchBytes of [48, 1000, 1 << 16]) {
+      expected.length = 0;
+      produce();
+      using rb = new RingBuffer(rbMap, { batchBytes });
+      const seen: number[] = [];
+      const bad: string[] = [];
+      let drains = 0;
+      while (rb.consume((v, o, l, c) => (drains++, check(v, o, l, c, seen, bad))) > 0);
+      assert.deepEqual(bad.slice(0, 3), []);
+      assert.deepEqual(seen, expected, `batchBytes ${batchBytes}`);
+      assert.equal(rb.available(), 0);
+      if (batchBytes === 48) assert.ok(drains >= expected.length / 6, `a 48-byte budget makes small batches (${drains} drains)`);
+
+      // The same through batches(): a batch stays in the ring until the next iteration.
+      expected.length = 0;
+      produce();
+      const seen2: number[] = [];
+      let held = true;
+      for await (const b of rb.batches()) {
+        if (rb.available() === 0) held = false;
+        check(b.view, b.offsets, b.lengths, b.count, seen2, bad);
+        if (seen2.length === expected.length) break;
+      }
+      assert.ok(held, "the records of a batch are not released while it is read");
+      assert.equal(rb.available(), 0, "ending the loop releases the last batch");
+      assert.deepEqual(bad.slice(0, 3), []);
+      assert.deepEqual(seen2, expected);
+    }
+  } finally {
+    for (const p of progs) p.close();
+  }
+});
+
+ktest("ring buffer: batches() waits on the event loop, one batch iteration at a time, abort ends it", async () => {
+  const N = 3000;
+  const child = await startSyscaller("getpid", String(N));
+  using o = await loadObject(obj("events_ringbuf"), { constants: { target_tgid: child.pid } });
+  using rb = new RingBuffer(o.map("rb8"), { batchSize: 100 });
+  o.attachAll({ strict: true });
+  const ac = new AbortController();
+  let next = 0;
+  let batches = 0;
+  const bad: string[] = [];
+  const first = rb.batches({ signal: ac.signal });
+  const done = (async () => {
+    for await (const b of first) {
+      batches++;
+      if (b.count > 100) bad.push(`batch of ${b.count}`);
+      for (let i = 0; i < b.count; i++) {
+        const seq = b.view.getUint32(b.offsets[i]! + 4, true);
+        if (seq !== next) bad.push(`seq ${seq}, expected ${next}`);
+        next++;
+      }
+      if (next === N) ac.abort();
+    }
+  })();
+  assert.equal(await child.go(), 0);
+  await Promise.race([done, new Promise((_, rej) => setTimeout(() => rej(new Error(`only ${next} of ${N} records arrived`)), 5000))]);
+  assert.deepEqual(bad.slice(0, 3), []);
+  assert.equal(next, N);
+  assert.ok(batches >= N / 100);
+  assert.equal(rb.available(), 0);
+  // A new batch iteration ends a previous one that was left open.
+  const a = rb.batches();
+  const pending = a.next();
+  const b = rb.batches();
+  assert.deepEqual(await pending, { value: undefined, done: true });
+  assert.deepEqual(await b.return!(), { value: undefined, done: true });
 });
