@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Build every BPF C source (*.bpf.c) under test/bpf/, test/parity/ and examples/ into a
-# .bpf.o next to it.
+# Build every BPF C source (*.bpf.c) under test/bpf/, test/parity/, test/fixtures/asm/ and
+# examples/ into a .bpf.o next to it.
 #
 #   scripts/build-bpf.sh            rebuild all objects in place
 #   scripts/build-bpf.sh FILE...    rebuild only the given .bpf.c sources
@@ -17,17 +17,17 @@
 #   VMLINUX_BTF  kernel BTF to dump vmlinux.h from (default: /sys/kernel/btf/vmlinux)
 #
 # Reproducibility: the same compiler and the same inputs give byte-identical
-# objects. Sources are compiled by paths relative to the repository root, and
-# the debug info's compilation directory and any absolute prefix of the
-# repository are rewritten to ".", so no machine-specific path ends up in an
-# object; -fno-ident keeps the compiler's version string out of the DWARF
-# producer field. Code generation still varies between clang releases, so
-# compare objects (--check) only with the same clang (CI: clang-19).
+# objects wherever the repository is checked out. Sources are compiled by
+# relative paths from a copy at a fixed-length path (see below), the debug
+# info's compilation directory and that prefix are rewritten to ".", so no
+# machine-specific path ends up in an object; -fno-ident keeps the compiler's
+# version string out of the DWARF producer field. Code generation still
+# varies between clang releases, so compare objects (--check) only with the
+# same clang (CI: clang-19).
 #
-# include/vmlinux.h (kernel types for CO-RE programs) is generated on demand
-# from the running kernel's BTF when a source includes it and it is missing.
-# It is not committed: objects that include it are reproducible on a machine
-# with the same kernel BTF.
+# include/vmlinux.h (kernel types for CO-RE programs) is committed; when it is
+# missing it is generated from the running kernel's BTF (objects that include
+# it then differ from the committed ones unless the kernel BTF is the same).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -60,7 +60,7 @@ command -v "$CLANG" >/dev/null || die "$CLANG not found (set CLANG=...)"
 
 if [[ ${#sources[@]} -eq 0 ]]; then
   # Sorted with the C locale so the build order (and output) is stable.
-  mapfile -t sources < <(find test/bpf test/parity examples -name '*.bpf.c' -type f 2>/dev/null | LC_ALL=C sort)
+  mapfile -t sources < <(find test/bpf test/parity test/fixtures/asm examples -name '*.bpf.c' -type f 2>/dev/null | LC_ALL=C sort)
 fi
 [[ ${#sources[@]} -gt 0 ]] || die "no *.bpf.c sources found"
 
@@ -90,12 +90,24 @@ for d in /usr/include/x86_64-linux-gnu "/usr/include/$(uname -m)-linux-gnu"; do
   fi
 done
 
+# clang's BTF writer orders some forward declarations by heap address, and the heap layout
+# depends on the length of the (real) paths clang opens, so a checkout at /a and one at
+# /longer/path give different, equally valid objects. So every source is compiled from a copy
+# of the sources and headers in a fresh /tmp/tsbpf-bpf.XXXXXX/repo: a path of the same length
+# on every machine.
+stage="$(mktemp -d /tmp/tsbpf-bpf.XXXXXX)"
+trap 'rm -rf "$stage"' EXIT
+BUILD_ROOT="$stage/repo"
+mkdir -p "$BUILD_ROOT"
+find include test/bpf test/parity test/fixtures/asm examples \( -name '*.c' -o -name '*.h' \) -type f -print0 2>/dev/null |
+  xargs -0 cp --parents -t "$BUILD_ROOT"
+
 CFLAGS=(
   -g -O2 -target bpf -mcpu=v3
   -D__TARGET_ARCH_x86
   -Wall -Wno-unused-function
   -fdebug-compilation-dir=.
-  "-fdebug-prefix-map=$ROOT=."
+  "-fdebug-prefix-map=$BUILD_ROOT=."
   -fno-ident
 )
 
@@ -112,12 +124,16 @@ source_flags() { # source_flags SRC -> one flag per line
   done < <(sed -n 's|^// build-bpf:[[:space:]]*||p' "$1")
 }
 
-compile() { # compile SRC OUT
+compile() { # compile SRC OUT (OUT relative to the repository)
   local src="$1" out="$2" extra
   mapfile -t extra < <(source_flags "$src")
+  (
+    cd "$BUILD_ROOT"
+    "$CLANG" "${CFLAGS[@]}" "${extra[@]}" -I include -I "$(dirname "$src")" "${sys_inc[@]}" \
+      -c "$src" -o "${src%.c}.o"
+  ) || return 1
   mkdir -p "$(dirname "$out")"
-  "$CLANG" "${CFLAGS[@]}" "${extra[@]}" -I include -I "$(dirname "$src")" "${sys_inc[@]}" \
-    -c "$src" -o "$out"
+  mv "$BUILD_ROOT/${src%.c}.o" "$out"
 }
 
 if [[ $check -eq 0 ]]; then
@@ -131,8 +147,7 @@ if [[ $check -eq 0 ]]; then
 fi
 
 # --check: build into a temporary tree and compare with the committed objects.
-tmpdir="$(mktemp -d)"
-trap 'rm -rf "$tmpdir"' EXIT
+tmpdir="$stage/out"
 bad=()
 for src in "${sources[@]}"; do
   out="${src%.c}.o"
