@@ -26,6 +26,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <linux/bpf.h>
 #include <linux/perf_event.h>
@@ -322,16 +323,29 @@ static napi_value js_ringbuf_drain(napi_env env, napi_callback_info info) {
   return num(env, n);
 }
 
-/* ringbufCommit(handle) -> 0 or -EBADF: publishes the position of the last drain (release store). */
+/*
+ * ringbufCommit(handle) -> 1 when a finished record is already waiting at the new position, else
+ * 0; -EBADF once closed. Publishes the position of the last drain (release store).
+ *
+ * The producer wakes the reader only when, after finishing a record, it finds consumer_pos at
+ * that record. A record finished while this drain was running (after the drain read its header,
+ * before this store) therefore brings no wakeup. So after the store a full fence, and the header
+ * at the new position is read again: either it is finished (1: drain again) or it is not (or
+ * there is none), and then the producer's own fence guarantees it will see the new position when
+ * it finishes the record, and wake the reader.
+ */
 static napi_value js_ringbuf_commit(napi_env env, napi_callback_info info) {
   GET_ARGS(1);
   struct drain *d = drain_of(env, argv[0], DRAIN_RINGBUF);
   if (!d) return num(env, -EBADF);
-  if (d->pos != d->committed) {
-    __atomic_store_n((uint64_t *)d->ctl, d->pos, __ATOMIC_RELEASE);
-    d->committed = d->pos;
-  }
-  return num(env, 0);
+  if (d->pos == d->committed) return num(env, 0);
+  __atomic_store_n((uint64_t *)d->ctl, d->pos, __ATOMIC_RELEASE);
+  d->committed = d->pos;
+  __atomic_thread_fence(__ATOMIC_SEQ_CST);
+  const uint64_t prod = __atomic_load_n((const uint64_t *)d->prod, __ATOMIC_ACQUIRE);
+  if (d->pos >= prod) return num(env, 0);
+  uint32_t len = __atomic_load_n((const uint32_t *)(d->data + (d->pos & (d->size - 1))), __ATOMIC_ACQUIRE);
+  return num(env, (len & RB_BUSY) ? 0 : 1);
 }
 
 /* ringbufAvailable(handle) -> bytes between the published consumer position and the producer position. */
@@ -618,15 +632,29 @@ static napi_value js_perf_commit(napi_env env, napi_callback_info info) {
 /* ---------------------------------------------------------------- poller on the libuv loop */
 
 /*
- * A uv_poll watcher on one fd (an epoll fd holding the ring fds). When it is readable the JS
- * callback is called through napi_make_callback, so promise jobs and nextTick run after it as
- * for any I/O callback. No thread, no busy polling.
+ * A uv_poll watcher on one fd. When it is readable the JS callback is called through
+ * napi_make_callback, so promise jobs and nextTick run after it as for any I/O callback. No
+ * thread, no busy polling.
+ *
+ * Epoll mode (the event streams: an epoll fd whose ring fds are registered edge-triggered):
+ * before each callback the poller empties the epoll's ready list with epoll_wait(0), so an
+ * unread ring does not make the loop spin, and the stream drains every ring it holds. Perf rings
+ * need one more thing: perf_poll() reports POLLIN once per wakeup (it clears the flag as it
+ * reads it), and the kernel probes a watched fd when it is added to an epoll (libuv adds the
+ * epoll fd whenever the watcher starts), so a wakeup can be spent by that probe without any
+ * callback. The poller therefore owns an eventfd in the epoll and writes it whenever it starts
+ * watching: the first callback after a start always comes, and the stream then drains what the
+ * probe saw.
  */
+#define POLLER_KICK UINT64_MAX
+
 struct poller {
   uv_poll_t handle;
   napi_env env;
   napi_ref callback;
   napi_async_context async;
+  int fd;
+  int kick;       /* epoll mode: the eventfd, else -1 */
   int active;
   int closed;
   int uv_closed;  /* libuv is done with the handle */
@@ -640,9 +668,24 @@ static void poller_free(uv_handle_t *h) {
   if (p->finalized) free(p);
 }
 
+/* Epoll mode: empties the ready list (edge-triggered entries are then reported again only on a new wakeup). */
+static void poller_clear(struct poller *p) {
+  struct epoll_event evs[64];
+  int n, kicked = 0;
+  do {
+    n = epoll_wait(p->fd, evs, 64, 0);
+    for (int i = 0; i < n; i++) kicked |= evs[i].data.u64 == POLLER_KICK;
+  } while (n == 64 || (n < 0 && errno == EINTR));
+  if (kicked) {
+    uint64_t v;
+    while (read(p->kick, &v, sizeof(v)) < 0 && errno == EINTR) {}
+  }
+}
+
 static void poller_on_ready(uv_poll_t *h, int status, int events) {
   struct poller *p = h->data;
   if (p->closed) return;
+  if (p->kick >= 0 && status == 0) poller_clear(p);
   napi_env env = p->env;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
@@ -660,10 +703,22 @@ static void poller_on_ready(uv_poll_t *h, int status, int events) {
   napi_close_handle_scope(env, scope);
 }
 
+/* Starts watching; in epoll mode also makes sure a first callback comes (see above). */
+static int poller_start(struct poller *p) {
+  int r = uv_poll_start(&p->handle, UV_READABLE, poller_on_ready);
+  if (r == 0 && p->kick >= 0) {
+    uint64_t one = 1;
+    while (write(p->kick, &one, sizeof(one)) < 0 && errno == EINTR) {}
+  }
+  return r;
+}
+
 static void poller_shutdown(napi_env env, struct poller *p) {
   if (p->closed) return;
   p->closed = 1;
   uv_poll_stop(&p->handle);
+  if (p->kick >= 0) close(p->kick); /* also leaves the epoll */
+  p->kick = -1;
   if (p->callback) napi_delete_reference(env, p->callback);
   p->callback = NULL;
   if (p->async) napi_async_destroy(env, p->async);
@@ -684,17 +739,36 @@ static struct poller *poller_of(napi_env env, napi_value v) {
   return p;
 }
 
-/* pollerOpen(fd, callback) -> handle (started, referenced) or -errno */
+/* pollerOpen(fd, callback, epollMode) -> handle (started, referenced) or -errno */
 static napi_value js_poller_open(napi_env env, napi_callback_info info) {
-  GET_ARGS(2);
+  GET_ARGS(3);
   int32_t fd;
+  bool epoll_mode;
   CHECK(napi_get_value_int32(env, argv[0], &fd));
+  CHECK(napi_get_value_bool(env, argv[2], &epoll_mode));
   uv_loop_t *loop;
   CHECK(napi_get_uv_event_loop(env, &loop));
+  int kick = -1;
+  if (epoll_mode) {
+    kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (kick < 0) return num(env, -errno);
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLET, .data = {.u64 = POLLER_KICK}};
+    if (epoll_ctl(fd, EPOLL_CTL_ADD, kick, &ev) < 0) {
+      int e = errno;
+      close(kick);
+      return num(env, -e);
+    }
+  }
   struct poller *p = calloc(1, sizeof(*p));
-  if (!p) return num(env, -ENOMEM);
+  if (!p) {
+    if (kick >= 0) close(kick);
+    return num(env, -ENOMEM);
+  }
+  p->fd = fd;
+  p->kick = kick;
   int r = uv_poll_init(loop, &p->handle, fd);
   if (r < 0) {
+    if (kick >= 0) close(kick);
     free(p);
     return num(env, r); /* libuv errors are -errno on Unix */
   }
@@ -710,7 +784,7 @@ static napi_value js_poller_open(napi_env env, napi_callback_info info) {
     poller_shutdown(env, p);
     FAIL("cannot create a poller");
   }
-  r = uv_poll_start(&p->handle, UV_READABLE, poller_on_ready);
+  r = poller_start(p);
   if (r < 0) {
     poller_shutdown(env, p); /* freed when the external is collected */
     return num(env, r);
@@ -727,7 +801,7 @@ static napi_value js_poller_set_active(napi_env env, napi_callback_info info) {
   CHECK(napi_get_value_bool(env, argv[1], &on));
   if (!p || p->closed) return num(env, -EBADF);
   if (on == (bool)p->active) return num(env, 0);
-  int r = on ? uv_poll_start(&p->handle, UV_READABLE, poller_on_ready) : uv_poll_stop(&p->handle);
+  int r = on ? poller_start(p) : uv_poll_stop(&p->handle);
   if (r == 0) p->active = on;
   return num(env, r);
 }

@@ -27,7 +27,7 @@ import { PAGE_SIZE } from "../sys/mmap.js";
 import { PerfFlag, PerfType, perfEventOpen } from "../sys/perf.js";
 import { onlineCpus } from "../sys/cpus.js";
 import { syscallError } from "../sys/bpf.js";
-import { DrainState, epollAdd, events, type DrainHandle, type DrainOutput, type EventsBinding } from "../sys/events.js";
+import { DrainState, events, type DrainHandle, type DrainOutput, type EventsBinding } from "../sys/events.js";
 import { EventStream, type EventSource, type StreamOptions } from "../ringbuf/stream.js";
 
 const PERF_COUNT_SW_BPF_OUTPUT = 10n;
@@ -115,9 +115,10 @@ export class PerfRing implements EventSource {
     return this.#state[DrainState.more] === 1;
   }
 
-  /** @internal Publishes data_tail after the last drain (one release store). */
-  commit(): void {
+  /** @internal Publishes data_tail after the last drain (one release store). False: perf wakes per sample or watermark, whatever the reader's position. */
+  commit(): boolean {
     if (this.#handle) this.#ev.perfCommit(this.#handle);
+    return false;
   }
 
   /** Samples delivered from this CPU. */
@@ -173,8 +174,13 @@ export class PerfBuffer<T = Uint8Array> extends EventStream<T, PerfRing> {
       for (const cpu of cpus) {
         if (cpu >= map.maxEntries) throw new ArgumentError(`open perf buffer ${map.name}: CPU ${cpu} has no slot (the array holds ${map.maxEntries})`);
         const ring = new PerfRing(cpu, this.sources.length, pages * PAGE_SIZE, opts, this.output);
+        try {
+          this.watch(ring, `perf ring of CPU ${cpu}`);
+        } catch (e) {
+          ring.close();
+          throw e;
+        }
         this.sources.push(ring);
-        epollAdd(this.epoll, ring.fd, ring.index, `perf ring of CPU ${cpu}`);
         map.update(cpu, ring.fd);
       }
     } catch (e) {

@@ -24,7 +24,7 @@ import { ArgumentError, BpfError } from "../errors.js";
 import type { BpfMap } from "../map/map.js";
 import { MapType } from "../spec/kernel-enums.js";
 import { PAGE_SIZE, PROT_READ, PROT_WRITE, mmapFd, unmap } from "../sys/mmap.js";
-import { DrainOutput, DrainState, epollAdd, events, type DrainHandle, type EventsBinding } from "../sys/events.js";
+import { DrainOutput, DrainState, events, type DrainHandle, type EventsBinding } from "../sys/events.js";
 import { syscallError } from "../sys/bpf.js";
 import { EventStream, type EventSource, type StreamOptions } from "./stream.js";
 
@@ -98,9 +98,12 @@ export class Ring implements EventSource {
     return this.#state[DrainState.more] === 1;
   }
 
-  /** @internal Publishes the position of the last drain (one release store). */
-  commit(): void {
-    if (this.#handle) this.#ev.ringbufCommit(this.#handle);
+  /**
+   * @internal Publishes the position of the last drain (one release store). True when a record
+   * finished during the drain is already waiting: the producer did not wake anyone for it.
+   */
+  commit(): boolean {
+    return this.#handle ? this.#ev.ringbufCommit(this.#handle) === 1 : false;
   }
 
   /** Bytes the producer has written that this reader has not consumed yet (records, headers, discards). */
@@ -135,7 +138,7 @@ export class RingBufferReader<T = Uint8Array> extends EventStream<T, Ring> {
     if (this.closed) throw new BpfError("E_CLOSED", `add ${map.name} to a ring buffer reader: the reader is closed`);
     const ring = new Ring(map, this.sources.length, this.output);
     try {
-      epollAdd(this.epoll, ring.fd, ring.index, `ring buffer ${map.name}`);
+      this.watch(ring, `ring buffer ${map.name}`);
     } catch (e) {
       ring.close();
       throw e;

@@ -17,7 +17,7 @@
  */
 import { ArgumentError, BpfError, ClosedError } from "../errors.js";
 import type { FD } from "../sys/fd.js";
-import { DrainOutput, Poller, epollCreate, epollWait } from "../sys/events.js";
+import { DrainOutput, EPOLLET, EPOLLIN, Poller, epollAdd, epollCreate, epollWait } from "../sys/events.js";
 
 /**
  * Receives the records of one drain: record `i` is `lengths[i]` bytes at `offsets[i]` in `view`.
@@ -56,8 +56,12 @@ export interface EventSource {
   drain(max: number): number;
   /** Whether the last drain stopped at its record or byte budget with more data behind it. */
   readonly more: boolean;
-  /** Releases what the drains so far read to the producer (one release store). */
-  commit(): void;
+  /**
+   * Releases what the drains so far read to the producer (one release store). Returns true when
+   * records finished during the drain are already waiting (drain again: no wakeup will come for
+   * them).
+   */
+  commit(): boolean;
   close(): void;
 }
 
@@ -96,7 +100,8 @@ export abstract class EventStream<T, S extends EventSource> implements AsyncIter
   readonly #batchSize: number;
   readonly #iterBatch: number;
   readonly #decoder: Decoder<T> | undefined;
-  readonly #ref: boolean;
+  #ref: boolean;
+  #keepsAlive = false; // whether the poller is referenced (keeps the loop alive)
   readonly #what: string;
   #ready = new Uint32Array(64);
   #poller: Poller | undefined;
@@ -135,6 +140,15 @@ export abstract class EventStream<T, S extends EventSource> implements AsyncIter
     this.epoll = epollCreate(what);
   }
 
+  /**
+   * Registers a source's descriptor with the stream's epoll, edge-triggered: the poller empties
+   * the ready list before each callback, and every callback drains every source, so an edge is
+   * all that is needed (and a ring nobody reads does not wake the loop again and again).
+   */
+  protected watch(source: S, what: string): void {
+    epollAdd(this.epoll, source.fd, this.sources.length, what, (EPOLLIN | EPOLLET) >>> 0);
+  }
+
   /** Called after each commit of a source (perf buffers report lost records here). */
   protected afterDrain(_source: S): void {}
 
@@ -142,7 +156,11 @@ export abstract class EventStream<T, S extends EventSource> implements AsyncIter
     return this.#closed;
   }
 
-  /** The epoll descriptor that is readable when any source has data (for custom event loops). */
+  /**
+   * The epoll descriptor that becomes readable when a source gets data (for custom event loops).
+   * Its entries are edge-triggered: once it reports, drain with {@link consume} before waiting
+   * again.
+   */
   get epollFd(): number {
     return this.epoll.value;
   }
@@ -169,21 +187,22 @@ export abstract class EventStream<T, S extends EventSource> implements AsyncIter
     for (;;) {
       const n = s.drain(max);
       if (n < 0) throw new ClosedError(this.#what);
+      let waiting = false;
       if (n > 0) {
         try {
           cb(s.view, out.offsets, out.lengths, n, s);
         } finally {
           if (!this.#closed) {
-            s.commit();
+            waiting = s.commit();
             this.afterDrain(s);
           }
         }
       } else {
-        s.commit(); // discarded records (or perf bookkeeping records) advance the position too
+        waiting = s.commit(); // discarded records (or perf bookkeeping records) advance the position too
         this.afterDrain(s);
       }
       total += n;
-      if (this.#closed || !s.more) return total; // the callback may close the stream
+      if (this.#closed || !(s.more || waiting)) return total; // the callback may close the stream
     }
   }
 
@@ -204,12 +223,13 @@ export abstract class EventStream<T, S extends EventSource> implements AsyncIter
   }
 
   /**
-   * Waits up to `timeoutMs` (-1: forever) for data, blocking the thread (epoll_wait), then drains
-   * like {@link consume}. Returns the number of records (0 on timeout).
+   * Drains like {@link consume}; when nothing was there, waits up to `timeoutMs` (-1: forever)
+   * for data, blocking the thread (epoll_wait), and drains again. Returns the number of records
+   * (0 when none arrived in time).
    */
   poll(timeoutMs: number, cb?: BatchCallback<S>): number {
-    this.#check();
-    if (!cb && !this.#handler) this.consume(); // throws the explanation
+    const n = this.consume(cb); // throws the explanation when there is no callback
+    if (n > 0) return n;
     epollWait(this.epoll, this.#ready, timeoutMs, this.#what);
     return this.consume(cb);
   }
@@ -498,20 +518,33 @@ export abstract class EventStream<T, S extends EventSource> implements AsyncIter
     else throw e;
   }
 
-  /** Polls on the event loop while someone waits: a batch handler, or an iterator's pending next(). */
+  /**
+   * Watches on the event loop while someone reads: a batch handler, or an unfinished iteration.
+   * The watcher keeps the process alive only while a handler is set or a next() is pending (and
+   * `ref` allows it), so an iteration left unfinished does not hold the process open. Staying
+   * registered between batches matters: each new registration makes the kernel probe the rings,
+   * which spends a perf ring's pending wakeup (the poller covers that with a first callback).
+   */
   #updatePolling(): void {
     if (this.#closed) return;
-    const want = this.#handler !== undefined || this.#waiters.length > 0;
+    const want = this.#handler !== undefined || this.#iterators > 0;
+    const hold = this.#ref && (this.#handler !== undefined || this.#waiters.length > 0);
     if (want && !this.#poller) {
-      this.#poller = new Poller(this.epoll.value, this.#onReady, this.#what);
-      if (!this.#ref) this.#poller.ref(false);
+      this.#poller = new Poller(this.epoll.value, this.#onReady, this.#what, { epoll: true });
+      this.#keepsAlive = true;
     } else if (this.#poller) {
       this.#poller.setActive(want);
     }
+    if (this.#poller && hold !== this.#keepsAlive) {
+      this.#poller.ref(hold);
+      this.#keepsAlive = hold;
+    }
   }
-  /** Keeps (true) or stops keeping (false) the process alive while listening. */
+
+  /** Keeps (true, the default) or stops keeping (false) the process alive while listening. */
   ref(on = true): void {
-    this.#poller?.ref(on);
+    this.#ref = on;
+    this.#updatePolling();
   }
 
   /** Stops polling, ends iterations, unmaps every ring and closes the descriptors. Idempotent. */

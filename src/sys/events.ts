@@ -30,7 +30,7 @@ export interface EventsBinding {
   perfDrain(handle: DrainHandle, max: number): number;
   perfCommit(handle: DrainHandle): number;
   perfClose(handle: DrainHandle): number;
-  pollerOpen(fd: number, callback: (status: number) => void): PollerHandle | number;
+  pollerOpen(fd: number, callback: (status: number) => void, epollMode: boolean): PollerHandle | number;
   pollerSetActive(handle: PollerHandle, on: boolean): number;
   pollerRef(handle: PollerHandle, ref: boolean): number;
   pollerClose(handle: PollerHandle): number;
@@ -81,6 +81,7 @@ export const DrainState = {
 
 export const EPOLLIN = 0x001;
 export const EPOLLOUT = 0x004;
+export const EPOLLET = 0x80000000;
 const EPOLL_CTL_ADD = 1;
 const EPOLL_CTL_DEL = 2;
 
@@ -112,13 +113,18 @@ export function epollWait(epfd: FD, out: Uint32Array, timeoutMs: number, what: s
 /**
  * Watches a descriptor for readability on the libuv loop and calls `onReady` from the loop (no
  * thread, no busy polling). `close()` stops watching; the descriptor must be closed after it.
+ *
+ * With `epoll: true` the descriptor is an epoll instance whose entries are edge-triggered: the
+ * poller empties its ready list before each call (so a ring nobody reads does not make the loop
+ * spin), and every start is followed by one call, so a reader that drains all its rings after
+ * each call misses nothing (see native/events.c for the perf_poll() detail this covers).
  */
 export class Poller {
   #handle: PollerHandle | undefined;
   #active = true;
 
-  constructor(fd: number, onReady: (status: number) => void, what: string) {
-    const h = events().pollerOpen(fd, onReady);
+  constructor(fd: number, onReady: (status: number) => void, what: string, opts: { epoll?: boolean } = {}) {
+    const h = events().pollerOpen(fd, onReady, opts.epoll ?? false);
     if (typeof h === "number") throw syscallError("uv_poll_start", -h, `watch ${what} on the event loop`);
     this.#handle = h;
   }

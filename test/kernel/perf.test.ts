@@ -194,3 +194,23 @@ ktest("perf buffer: batches() yields every sample once, per CPU ring, through th
   assert.equal(pb.stats.records, N);
   assert.equal(pb.lost, 0);
 });
+
+ktest("perf buffer: a sample written while the reader starts waiting arrives (the watcher's first registration spends no wakeup)", async () => {
+  // The kernel probes a perf ring when its epoll is registered with the event loop, and the probe
+  // clears the ring's pending wakeup: a sample written between next() and that registration
+  // would wait for the next sample. Here each sample is written right after next() was called.
+  using o = await loadObject(obj, { constants: { record_size: 8 } });
+  const cpu = onlineCpus()[0]!;
+  using pb = new PerfBuffer(o.map("events"), { cpus: [cpu] });
+  const it = pb.batches();
+  for (let k = 0; k < 50; k++) {
+    const next = it.next();
+    flush(o, cpu, k);
+    const r = await Promise.race([next, new Promise<"timeout">((res) => setTimeout(() => res("timeout"), 2000))]);
+    assert.notEqual(r, "timeout", `sample ${k} did not arrive`);
+    const b = (r as IteratorResult<{ count: number; view: DataView; offsets: Uint32Array }>).value;
+    assert.equal(b.count, 1);
+    assert.equal(b.view.getUint32(b.offsets[0]! + 4, true), k);
+  }
+  await it.return!();
+});

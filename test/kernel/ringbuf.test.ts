@@ -344,3 +344,70 @@ ktest("ring buffer: batches() waits on the event loop, one batch iteration at a 
   assert.deepEqual(await pending, { value: undefined, done: true });
   assert.deepEqual(await b.return!(), { value: undefined, done: true });
 });
+
+ktest("ring buffer: a record written while the reader starts waiting arrives; an idle iteration does not spin the event loop", async () => {
+  using rbMap = BpfMap.create({ type: MapType.RINGBUF, keySize: 0, valueSize: 0, maxEntries: 1 << 16, name: "rb" });
+  using writer = ringbufWriter(rbMap, 16, 7);
+  using rb = new RingBuffer(rbMap);
+  const write = () => progTestRun({ progFd: writer.fd.value, dataIn: new Uint8Array(64) });
+  const it = rb.records();
+  for (let k = 0; k < 50; k++) {
+    const next = it.next();
+    write();
+    const r = await Promise.race([next, new Promise<"timeout">((res) => setTimeout(() => res("timeout"), 2000))]);
+    assert.notEqual(r, "timeout", `record ${k} did not arrive`);
+    assert.equal((r as IteratorResult<Uint8Array>).value.length, 16);
+  }
+  // Records arrive while nobody asks for them: the watcher stays registered but must not make
+  // the loop spin on the unread ring.
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  for (let k = 0; k < 100; k++) {
+    write();
+    await new Promise((r) => setTimeout(r, 3));
+  }
+  await new Promise((r) => setTimeout(r, 200));
+  const used = process.cpuUsage(cpu0);
+  const wall = performance.now() - t0;
+  assert.ok((used.user + used.system) / 1000 < wall / 2, `${((used.user + used.system) / 1000).toFixed(0)} ms of CPU in ${wall.toFixed(0)} ms while idle`);
+  let left = 0;
+  for (;;) {
+    const r = await it.next();
+    left++;
+    if (left === 100) break;
+    assert.equal(r.done, false);
+  }
+  assert.equal(rb.available(), 0);
+  await it.return!();
+});
+
+ktest("ring buffer: an iteration left unfinished does not keep the process alive", async () => {
+  // A child process writes one record, takes it from an iteration and drops the iterator (no
+  // next() pending): it must exit by itself. With a next() pending it waits, like a socket read.
+  const dist = (...p: string[]) => JSON.stringify(repoPath("dist", "src", ...p));
+  const script = (pending: boolean) => `
+    import { BpfMap, MapType, Program, ProgramType } from ${dist("index.js")};
+    import { RingBuffer } from ${dist("ringbuf", "index.js")};
+    import { asm, linkBuiltProgram, R0, R1, R2, R3, R4, R10 } from ${dist("asm", "index.js")};
+    import { progTestRun } from ${dist("sys", "bpf.js")};
+    const rb = BpfMap.create({ type: MapType.RINGBUF, keySize: 0, valueSize: 0, maxEntries: 4096 });
+    const a = asm().mov64(R1, 0).stxdw(R10, -8, R1).ldMap(R1, "rb").mov64(R2, R10).add64(R2, -8)
+      .mov64(R3, 8).mov64(R4, 0).call("ringbuf_output").mov64(R0, 2).exit();
+    const p = Program.load({ name: "w", type: ProgramType.XDP, license: "GPL", instructions: linkBuiltProgram(a.build(), { rb }) });
+    progTestRun({ progFd: p.fd.value, dataIn: new Uint8Array(64) });
+    const reader = new RingBuffer(rb);
+    const it = reader.records();
+    const first = await it.next();
+    console.log("took", first.value.length);
+    ${pending ? "it.next(); setTimeout(() => { console.log('still here'); process.exit(3); }, 300).unref();" : ""}
+  `;
+  const { spawnSync } = await import("node:child_process");
+  const run = (pending: boolean) => spawnSync(process.execPath, ["--input-type=module", "-e", script(pending)], { timeout: 10_000, encoding: "utf8" });
+  const dropped = run(false);
+  assert.equal(dropped.error, undefined, `the child did not exit by itself: ${dropped.error}`);
+  assert.equal(dropped.status, 0, dropped.stderr);
+  assert.match(dropped.stdout, /took 8/);
+  const waiting = run(true);
+  assert.equal(waiting.status, 3, `a pending next() keeps the process alive: ${waiting.stdout} ${waiting.stderr}`);
+  assert.match(waiting.stdout, /still here/);
+});
