@@ -111,8 +111,8 @@ function iterInfo(opts: IterOptions): Uint8Array | undefined {
 /**
  * Attaches an iterator program. Throws ArgumentError for a program that is not `SEC("iter/...")`,
  * NotSupportedError when the kernel has no bpf_link for iterators (before 5.8) or rejects the
- * `iter_info` (task/cgroup parameters before 6.1), and SyscallError otherwise (EINVAL: e.g. a map
- * iterator without a map, or a map of the wrong type).
+ * `iter_info` (task/cgroup parameters before 6.1), ArgumentError for a map iterator without a map,
+ * and SyscallError otherwise (EINVAL: e.g. a map of the wrong type).
  */
 export function attachIter(prog: Program, opts: IterOptions = {}): IterLink {
   if (prog.type !== ProgramType.TRACING || prog.expectedAttachType !== AttachType.TRACE_ITER) {
@@ -130,8 +130,9 @@ export function attachIter(prog: Program, opts: IterOptions = {}): IterLink {
     if (errno === Errno.EINVAL && (opts.task || opts.cgroup)) {
       throw new NotSupportedError(`${opts.task ? "task" : "cgroup"} iterator parameters (iterator ${prog.name})`, { minimumKernel: "6.1", hint: "or the iterator does not take them: task parameters suit iter/task, task_file and task_vma", cause: e });
     }
-    if (errno === Errno.EINVAL && !info) {
-      throw new ArgumentError(`attach iterator ${prog.name}: the kernel refused it (EINVAL); map iterators (iter/bpf_map_elem, iter/bpf_sk_storage_map, iter/sockmap) need the map to walk: attachIter(prog, { map })`, { cause: e });
+    // A map iterator without a map: EINVAL on recent kernels, EBADF (map fd 0) on 6.1.
+    if ((errno === Errno.EINVAL || errno === Errno.EBADF) && !info) {
+      throw new ArgumentError(`attach iterator ${prog.name}: the kernel refused it (${errno === Errno.EBADF ? "EBADF" : "EINVAL"}); map iterators (iter/bpf_map_elem, iter/bpf_sk_storage_map, iter/sockmap) need the map to walk: attachIter(prog, { map })`, { cause: e });
     }
     throw e;
   }
