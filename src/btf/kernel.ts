@@ -6,6 +6,9 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { BtfError } from "../errors.js";
 import { Btf } from "./btf.js";
+import { kernelBtfReader } from "./file-reader.js";
+
+export { setKernelBtfReader, type KernelBtfReader } from "./file-reader.js";
 
 /** Default location of the kernel's BTF. */
 export const KERNEL_BTF_PATH = "/sys/kernel/btf/vmlinux";
@@ -13,29 +16,11 @@ export const KERNEL_BTF_PATH = "/sys/kernel/btf/vmlinux";
 const kernelCache = new Map<string, Btf>();
 const moduleCache = new Map<string, Btf>();
 
-/**
- * Reads a sysfs BTF file without copying it, or returns undefined to fall back to reading it.
- * Throws like readFileSync when the file cannot be opened.
- */
-export type KernelBtfReader = (path: string) => Uint8Array | undefined;
-
-let fileReader: KernelBtfReader | undefined;
-
-/**
- * Installs the reader used for files under /sys/kernel/btf (src/sys registers one that maps the
- * file read-only with mmap(2), which Linux 6.16+ supports for vmlinux; this module never calls
- * into the kernel itself). Other paths, and files the reader declines, are read with readFileSync.
- * The bytes it returns must stay valid for the life of the process (parsed BTF is cached) and are
- * never written to. Pass undefined to go back to reading.
- */
-export function setKernelBtfReader(reader: KernelBtfReader | undefined): void {
-  fileReader = reader;
-}
-
 function readBtfFile(path: string, what: string): Uint8Array {
   try {
-    if (fileReader && path.startsWith("/sys/kernel/btf/")) {
-      const mapped = fileReader(path);
+    const reader = kernelBtfReader();
+    if (reader && path.startsWith("/sys/kernel/btf/")) {
+      const mapped = reader(path);
       if (mapped) return mapped;
     }
     return readFileSync(path);

@@ -7,8 +7,6 @@ import { readFileSync } from "node:fs";
 import { basename } from "node:path";
 import { ArgumentError, BpfError, Errno } from "../errors.js";
 import { Cmd, cstringAt, getFdById, getNextId, objGetInfoByFd, pointerTo } from "../sys/bpf.js";
-import { BpfMap } from "../map/map.js";
-import { Program } from "../prog/program.js";
 import type { Btf } from "../btf/btf.js";
 import { idArg } from "./common.js";
 
@@ -34,17 +32,6 @@ export function byId<T>(kind: "map" | "program" | "link", id: number, open: (id:
   }
 }
 
-/** A map by id (all digits) or pinned path. */
-export function openMap(arg: string): BpfMap {
-  const id = idArg(arg);
-  return id !== undefined ? byId("map", id, BpfMap.fromId) : BpfMap.openPinned(arg);
-}
-
-/** A program by id (all digits) or pinned path. */
-export function openProgram(arg: string): Program {
-  const id = idArg(arg);
-  return id !== undefined ? byId("program", id, Program.fromId) : Program.openPinned(arg);
-}
 
 /** Decoded `struct bpf_btf_info`: btf@0 btf_size@8 id@12 name@16 name_len@24 kernel_btf@28. */
 export interface BtfObjectInfo {

@@ -7,8 +7,14 @@ import { Cmd } from "../sys/bpf.js";
 import { BpfMap, mapTypeName, splitPerCpu, type MapInfo } from "../map/map.js";
 import { MapType } from "../spec/kernel-enums.js";
 import type { Codec } from "../codec/codec.js";
-import { formatValue, hex, parse, parseBytes, parseJsonExact, table, UsageError, wantsHelp, type Context } from "./common.js";
-import { btfById, ids, openMap, pinIt } from "./kernel.js";
+import { formatValue, hex, idArg, parse, parseBytes, parseJsonExact, table, UsageError, wantsHelp, type Context } from "./common.js";
+import { btfById, byId, ids, pinIt } from "./kernel.js";
+
+/** A map by id (all digits) or pinned path. */
+function openMap(arg: string): BpfMap {
+  const id = idArg(arg);
+  return id !== undefined ? byId("map", id, BpfMap.fromId) : BpfMap.openPinned(arg);
+}
 
 export const usage = `usage: tsbpf map <command> ...
 

@@ -4,7 +4,14 @@ import { join } from "node:path";
 import { Cmd } from "../sys/bpf.js";
 import { Program, type ProgramInfo } from "../prog/program.js";
 import { constantsOf, parse, table, UsageError, wantsHelp, type Context } from "./common.js";
-import { bootTimeToDate, ids, openProgram, pinIt } from "./kernel.js";
+import { bootTimeToDate, byId, ids, pinIt } from "./kernel.js";
+import { idArg } from "./common.js";
+
+/** A program by id (all digits) or pinned path. */
+function openProgram(arg: string): Program {
+  const id = idArg(arg);
+  return id !== undefined ? byId("program", id, Program.fromId) : Program.openPinned(arg);
+}
 
 export const usage = `usage: tsbpf prog <command> ...
 

@@ -22,6 +22,7 @@ import type { CollectionSpec, MapSpec, ProgramSpec } from "../spec/types.js";
 import { loadCollectionSpec } from "../spec/index.js";
 import { MapType } from "../spec/kernel-enums.js";
 import { BpfMap } from "../map/map.js";
+import "../map/typed.js"; // map.typed() for every loaded object
 import { Program } from "../prog/program.js";
 import type { SourceLine } from "../prog/verifier.js";
 import { btfLoad } from "../sys/bpf.js";

@@ -28,7 +28,19 @@ export function mapTypeName(type: number): string {
 }
 import { encodeInto, type Raw } from "./bytes.js";
 import type { Btf } from "../btf/btf.js";
-import { TypedMap, type TypedMapOptions } from "./typed.js";
+import type { TypedMap, TypedMapOptions } from "./typed.js";
+
+type TypedFactory = (raw: BpfMap, btf: Btf | undefined, keyTypeId: number, valueTypeId: number, opts?: TypedMapOptions) => TypedMap<any, any>;
+let typedFactory: TypedFactory | undefined;
+
+/**
+ * Called by ./typed.js when it loads (the package entry loads it): the codec and BTF modules stay
+ * out of programs that only handle raw bytes, such as a CLI listing maps.
+ * @internal
+ */
+export function registerTypedMaps(factory: TypedFactory): void {
+  typedFactory = factory;
+}
 
 /** How `update` treats an existing key: `any` (create or replace), `noexist` (create only), `exist` (replace only). */
 export type UpdateMode = "any" | "noexist" | "exist";
@@ -173,8 +185,12 @@ export class BpfMap {
    * ```
    */
   typed<K = any, V = any>(opts?: TypedMapOptions): TypedMap<K, V> {
-    if (opts) return TypedMap.of<K, V>(this, this.#btf, this.#btfKeyTypeId, this.#btfValueTypeId, opts);
-    return (this.#typed ??= TypedMap.of(this, this.#btf, this.#btfKeyTypeId, this.#btfValueTypeId)) as TypedMap<K, V>;
+    const make = typedFactory;
+    if (!make) {
+      throw new BpfError("E_TYPED_NOT_LOADED", `typed view of map ${this.name}: the typed-map module is not loaded; import tsbpf through its package entry ("tsbpf"), which loads it`);
+    }
+    if (opts) return make(this, this.#btf, this.#btfKeyTypeId, this.#btfValueTypeId, opts) as TypedMap<K, V>;
+    return (this.#typed ??= make(this, this.#btf, this.#btfKeyTypeId, this.#btfValueTypeId)) as TypedMap<K, V>;
   }
 
   /** Creates a new map (BPF_MAP_CREATE). Throws SyscallError (e.g. EINVAL for bad sizes, EPERM without privileges). */

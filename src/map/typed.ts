@@ -15,7 +15,7 @@ import type { Btf } from "../btf/btf.js";
 import { codecFor, codecForName, type Codec, type EncodeInput } from "../codec/codec.js";
 import { ArgumentError } from "../errors.js";
 import type { Raw } from "./bytes.js";
-import type { BpfMap, UpdateMode } from "./map.js";
+import { registerTypedMaps, type BpfMap, type UpdateMode } from "./map.js";
 
 /** Options of {@link BpfMap.typed}: codecs for maps without BTF types, or to override them. */
 export interface TypedMapOptions {
@@ -184,3 +184,5 @@ export class TypedMap<K = any, V = any> {
     return `TypedMap(${this.raw.name}, key ${this.keyCodec?.typeName ?? "raw"}, value ${this.valueCodec?.typeName ?? "raw"})`;
   }
 }
+
+registerTypedMaps((raw, btf, keyTypeId, valueTypeId, opts) => TypedMap.of(raw, btf, keyTypeId, valueTypeId, opts));

@@ -1,6 +1,6 @@
 /** Memory mappings of BPF maps (global data, ring buffers), as ArrayBuffers that track the mapping. */
 import { closeSync, fstatSync, openSync } from "node:fs";
-import { setKernelBtfReader } from "../btf/kernel.js";
+import { setKernelBtfReader } from "../btf/file-reader.js";
 import { native } from "./native.js";
 import { syscallError } from "./bpf.js";
 
