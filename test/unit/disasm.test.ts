@@ -30,16 +30,29 @@ function objdump(files: string | string[], flags: string[]): string {
   return execFileSync(OBJDUMP, ["-d", ...flags, ...[files].flat()], { encoding: "utf8", maxBuffer: 1 << 30 });
 }
 
-/** Every .bpf.o under test/bpf, examples and test/fixtures. */
+/** Directories the object walk skips: dependencies, build output and git's own files. */
+const SKIP_DIRS = new Set(["node_modules", "build", "dist", ".git"]);
+const EM_BPF = 247;
+
+/** The byte order of `file` when it is an ELF file for EM_BPF, else undefined. */
+function bpfElfOrder(file: string): "le" | "be" | undefined {
+  const b = readFileSync(file);
+  if (b.length < 20 || b[0] !== 0x7f || b.toString("latin1", 1, 4) !== "ELF") return undefined;
+  const be = b[5] === 2;
+  if ((be ? b.readUInt16BE(18) : b.readUInt16LE(18)) !== EM_BPF) return undefined;
+  return be ? "be" : "le";
+}
+
+/** Every BPF object (*.o that is an EM_BPF ELF file) anywhere in the repository. */
 function repoObjects(): string[] {
   const out: string[] = [];
   const walk = (d: string) => {
     for (const e of readdirSync(d)) {
       const p = join(d, e);
-      if (statSync(p).isDirectory()) { if (e !== "node_modules") walk(p); } else if (e.endsWith(".bpf.o")) out.push(p);
+      if (statSync(p).isDirectory()) { if (!SKIP_DIRS.has(e)) walk(p); } else if (e.endsWith(".o") && bpfElfOrder(p)) out.push(p);
     }
   };
-  for (const d of ["test/bpf", "examples", "test/fixtures"]) walk(join(root, d));
+  walk(root);
   return out.sort();
 }
 
@@ -74,12 +87,17 @@ function ours(file: string, flags: string[]): string {
 test("every BPF object in the repository disassembles exactly as llvm-objdump-19 -d prints it", { skip: cmpSkip }, (t) => {
   const objects = repoObjects();
   assert.ok(objects.length >= 19, `expected the repository's objects, found ${objects.length}`);
-  // One objdump run per mode over all objects: its output is the concatenation of each file's.
+  for (const must of ["test/parity/runqlat.bpf.o", "test/fixtures/elf/globals.bpfeb.o"]) assert.ok(objects.includes(join(root, must)), `the walk finds ${must}`);
+  // One objdump run per mode and byte order: its output is the concatenation of each file's. (Given
+  // files of both byte orders, llvm-objdump decodes them all in the first file's order.)
+  const byOrder = [objects.filter((f) => bpfElfOrder(f) === "le"), objects.filter((f) => bpfElfOrder(f) === "be")].filter((g) => g.length > 0);
   const modes = [["--no-show-raw-insn"], [], ["--no-print-imm-hex"], ["--no-show-raw-insn", "--no-print-imm-hex", "--mattr=+alu32"]];
   let insns = 0;
   for (const flags of modes) {
-    const n = compare(undefined, `${objects.length} objects ${flags.join(" ")}`, objdump(objects, flags), objects.map((f) => ours(f, flags)).join(""));
-    if (flags === modes[0]) insns = n;
+    for (const group of byOrder) {
+      const n = compare(undefined, `${group.length} objects ${flags.join(" ")}`, objdump(group, flags), group.map((f) => ours(f, flags)).join(""));
+      if (flags === modes[0]) insns += n;
+    }
   }
   t.diagnostic(`${objects.length} objects, ${insns} instructions, identical to llvm-objdump-19 in ${modes.length} modes (hex without bytes, hex with bytes, decimal with bytes, decimal alu32)`);
   console.log(`# disasm: ${objects.length} objects, ${insns} instructions matched llvm-objdump-19 (x${modes.length} modes)`);
