@@ -23,7 +23,9 @@ const HIST_WIDTH = 40;
 
 /**
  * A log2 histogram the way bcc's print_log2_hist draws it: slot i counts values in
- * [2^i, 2^(i+1) - 1] (slot 0: 0 -> 1), bars scaled to the largest count.
+ * [2^i, 2^(i+1) - 1] (slot 0: 0 -> 1), bars scaled to the largest count. The last slot of the
+ * array collects everything above (programs cap the slot index at N - 1), so its row is
+ * open-ended: `16384 -> ...`.
  */
 export function log2Bars(slots: Array<number | bigint>, label = "value"): string {
   let last = -1;
@@ -42,9 +44,10 @@ export function log2Bars(slots: Array<number | bigint>, label = "value"): string
     let low = (1n << BigInt(i + 1)) >> 1n;
     const high = (1n << BigInt(i + 1)) - 1n;
     if (low === high) low -= 1n;
+    const upTo = i === slots.length - 1 ? "..." : high.toString();
     const n = BigInt(slots[i]!);
     const stars = max > 0n ? Number((n * BigInt(bar)) / max) : 0;
-    lines.push(`${low.toString().padStart(w)} -> ${high.toString().padEnd(w)} : ${n.toString().padEnd(8)} |${"*".repeat(stars).padEnd(bar)}|`);
+    lines.push(`${low.toString().padStart(w)} -> ${upTo.padEnd(w)} : ${n.toString().padEnd(8)} |${"*".repeat(stars).padEnd(bar)}|`);
   }
   return lines.join("\n");
 }

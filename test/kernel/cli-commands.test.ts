@@ -217,6 +217,20 @@ ktest("run sets --rodata and draws a struct { u32 slots[N]; } map as log2 bars: 
   assert.equal(last.match(/key = /g)?.length, 1, last);
 });
 
+ktest("run labels the capped last log2 slot open-ended: reads of 1 MiB land in 16384 -> ...", async () => {
+  // readhist caps the slot index at 14 (struct hist { u32 slots[15]; }): 2^20-byte reads count
+  // in slot 14, which holds every read of 16384 bytes or more.
+  const child = await startSyscaller("read", "7", String(1 << 20));
+  const r = await tsbpfWhile(["run", repoPath("examples", "readhist", "readhist.bpf.o"), "--rodata", `targ_pid=${child.pid}`, "--duration", "2", "--map", "hists"], /Ctrl-C to stop/, async () => {
+    assert.equal(await child.go(), 0);
+  });
+  assert.equal(r.code, 0, r.stderr);
+  const last = r.stdout.trim().split("\n\n").at(-1)!;
+  assert.match(last, /^ {2} {5}16384 -> \.\.\. {8}: 7 {8}\|\*{40}\|$/m, last);
+  assert.match(last, /^ {2} {6}8192 -> 16383 {6}: 0 /m, last);
+  assert.doesNotMatch(last, /32767/, last);
+});
+
 ktest("trace prints the bpf_printk lines of a loaded program, as text and as JSON", async () => {
   for (const json of [false, true]) {
     const marker = Math.floor(Math.random() * 1e12);

@@ -95,7 +95,7 @@ test("parseJsonExact keeps 64-bit integers exact; parseScalar reads --rodata val
   assert.deepEqual(parseScalar("[1,2]"), [1, 2]);
 });
 
-test("formatValue prints decoded values on one line; log2Bars draws bcc's histogram", () => {
+test("formatValue prints decoded values on one line; log2Bars draws bcc's histogram, the last slot open-ended", () => {
   assert.equal(formatValue({ a: 1n, s: "x", b: Uint8Array.from([1, 255]), n: [{ p: 1 }] }), '{ a: 1, s: "x", b: [01 ff], n: [{ p: 1 }] }');
   const slots = [0, 1, 0, 0, 0, 0, 8, 4];
   assert.equal(log2Bars(slots), [
@@ -107,7 +107,9 @@ test("formatValue prints decoded values on one line; log2Bars draws bcc's histog
     "        16 -> 31         : 0        |                                        |",
     "        32 -> 63         : 0        |                                        |",
     "        64 -> 127        : 8        |****************************************|",
-    "       128 -> 255        : 4        |********************                    |",
+    "       128 -> ...        : 4        |********************                    |",
   ].join("\n"));
+  // The array's last slot collects everything above; a slot before it is a closed range.
+  assert.equal(log2Bars([0, 0, 3, 0]).split("\n").at(-1), "         4 -> 7          : 3        |****************************************|");
   assert.equal(log2Bars([0, 0]), "");
 });
