@@ -8,7 +8,7 @@ export const usage = `usage: tsbpf btf dump [FILE] [--format c|raw] [--json]
   btf dump [FILE] [--format c|raw]
       the BTF in FILE (default ${KERNEL_BTF_PATH}; raw BTF or an ELF object's .BTF):
       --format c writes a C header (vmlinux.h), raw (the default) lists the types like bpftool;
-      --json with raw: the types as JSON`;
+      --json with raw: the types as JSON (with --format c it is a usage error, as in bpftool)`;
 
 export async function run(args: string[], ctx: Context): Promise<number> {
   const [sub, ...rest] = args;
@@ -26,6 +26,8 @@ export async function run(args: string[], ctx: Context): Promise<number> {
   }
   if (format !== "c" && format !== "raw") throw new UsageError(`btf dump: --format must be c or raw, not ${JSON.stringify(format)}`, usage);
   if (files.length > 1) throw new UsageError("btf dump takes one file", usage);
+  // As bpftool: a C header has no JSON form.
+  if (format === "c" && ctx.json) throw new UsageError("btf dump: --json is for the raw listing, a C header has no JSON form; drop --json or use --format raw --json", usage);
   const { readBtfFile } = await import("../btf/format-file.js");
   const btf = readBtfFile(files[0] ?? KERNEL_BTF_PATH);
   let text: string;

@@ -31,6 +31,11 @@ test("tsbpf btf dump: an object's BTF as C and raw, and usage errors", () => {
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--format must be c or raw/);
   assert.match(bad.stderr, /btf dump \[FILE\]/, "the usage text documents the command");
+  // bpftool refuses JSON for the C dump ("JSON output for C-syntax dump is not supported"): a usage error, nothing on stdout.
+  const cJson = tsbpf("btf", "dump", OBJ, "--format", "c", "--json");
+  assert.equal(cJson.code, 2);
+  assert.equal(cJson.stdout, "");
+  assert.match(cJson.stderr, /^tsbpf: btf dump: --json is for the raw listing, a C header has no JSON form; drop --json or use --format raw --json\n\nusage: tsbpf btf dump/);
   const missing = tsbpf("btf", "dump", "/nonexistent.btf");
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /^tsbpf: read BTF from \/nonexistent\.btf: .*no such file/im);
