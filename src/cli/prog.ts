@@ -81,6 +81,10 @@ async function loadall(rest: string[], ctx: Context): Promise<number> {
   if (positionals.length < 1 || positionals.length > 2) throw new UsageError("prog loadall needs an object file and optionally a directory under /sys/fs/bpf", usage);
   const [file, pinDir] = positionals as [string, string | undefined];
   const constants = constantsOf(values.rodata, usage);
+  // Before loading: a directory off bpffs would fail at the first pin with a misleading EPERM.
+  const { ensurePinPath } = await import("../sys/fs.js");
+  if (pinDir) ensurePinPath(pinDir, "prog loadall: pin directory", true);
+  if (values.pinmaps) ensurePinPath(values.pinmaps, "prog loadall: --pinmaps directory", true);
   const { loadObject } = await import("../collection/object.js");
   const warnings: string[] = [];
   const { VerifierError, BpfError } = await import("../errors.js");
@@ -95,9 +99,8 @@ async function loadall(rest: string[], ctx: Context): Promise<number> {
   using obj = loaded;
   const pinned: string[] = [];
   const made: string[] = [];
-  const mkdir = async (dir: string) => {
+  const mkdir = (dir: string) => {
     if (existsSync(dir)) return;
-    if (dir.startsWith("/sys/fs/bpf")) (await import("../sys/fs.js")).ensureBpffs();
     let d = dir;
     const todo: string[] = [];
     while (!existsSync(d)) {
@@ -117,7 +120,7 @@ async function loadall(rest: string[], ctx: Context): Promise<number> {
   });
   try {
     if (pinDir) {
-      await mkdir(pinDir);
+      mkdir(pinDir);
       for (const p of programs) {
         const path = join(pinDir, p.name);
         pinIt(() => obj.program(p.name).pin(path), path, "program", p.name);
@@ -125,7 +128,7 @@ async function loadall(rest: string[], ctx: Context): Promise<number> {
       }
     }
     if (values.pinmaps) {
-      await mkdir(values.pinmaps);
+      mkdir(values.pinmaps);
       for (const m of maps) {
         const path = join(values.pinmaps, m.name.replace(/^\./, "").replaceAll(".", "_"));
         pinIt(() => obj.map(m.name).pin(path), path, "map", m.name);

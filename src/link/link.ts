@@ -12,7 +12,7 @@
 import { ArgumentError, Errno } from "../errors.js";
 import { FD } from "../sys/fd.js";
 import { Cmd, getFdById, linkDetach, linkUpdate, objGet, objGetInfoByFd, objPin } from "../sys/bpf.js";
-import { ensureBpffs } from "../sys/fs.js";
+import { ensurePinPath } from "../sys/fs.js";
 import { linkTypeName } from "../spec/kernel-enums.js";
 import type { Program } from "../prog/program.js";
 
@@ -71,7 +71,7 @@ export class Link {
     if (!this.linkFd) {
       throw new ArgumentError(`pin ${this.kind} link ${this.target}: it was attached with ${this.mechanism}, which has no link to pin (needs a kernel with bpf_link for this attach type)`);
     }
-    if (path.startsWith("/sys/fs/bpf")) ensureBpffs();
+    ensurePinPath(path, `pin ${this.kind} link ${this.target}`);
     objPin(this.linkFd.value, path, `${this.kind} link ${this.target}`);
   }
 

@@ -17,7 +17,7 @@ import {
   Cmd, mapBatch, mapCreate, mapDeleteElem, mapFreeze, mapGetNextKey, mapLookupAndDeleteElem, mapLookupElem,
   mapUpdateElem, objGet, objGetInfoByFd, objPin, getFdById, syscallError, type MapCreateAttr,
 } from "../sys/bpf.js";
-import { ensureBpffs, isOnBpffs } from "../sys/fs.js";
+import { ensurePinPath } from "../sys/fs.js";
 import { possibleCpuCount } from "../sys/cpus.js";
 import { PAGE_SIZE, PROT_READ, PROT_WRITE, mmapFd, unmap } from "../sys/mmap.js";
 import { MapType, mapTypeName as enumMapTypeName } from "../spec/kernel-enums.js";
@@ -565,8 +565,7 @@ export class BpfMap {
 
   /** Pins the map at `path` on bpffs (mounting /sys/fs/bpf if needed). */
   pin(path: string): void {
-    if (path.startsWith("/sys/fs/bpf")) ensureBpffs();
-    else if (!isOnBpffs(path)) throw new ArgumentError(`pin ${this.#what()} at ${path}: the path is not on a bpf file system; use a path under /sys/fs/bpf or mount bpffs there`);
+    ensurePinPath(path, `pin ${this.#what()}`);
     objPin(this.fd.value, path, this.#what());
     this.#pinnedAt = path;
   }

@@ -10,7 +10,7 @@
 import { ArgumentError, BpfError, Errno, SyscallError, VerifierError } from "../errors.js";
 import { FD } from "../sys/fd.js";
 import { Cmd, getFdById, pointerTo, objGet, objGetInfoByFd, objPin, progLoad, progTestRun, syscallError } from "../sys/bpf.js";
-import { ensureBpffs } from "../sys/fs.js";
+import { ensurePinPath } from "../sys/fs.js";
 import { ProgramType, programTypeName } from "../spec/kernel-enums.js";
 
 /** The name of a program type, e.g. `xdp` for BPF_PROG_TYPE_XDP. */
@@ -220,7 +220,7 @@ export class Program {
 
   /** Pins the program at `path` on bpffs. */
   pin(path: string): void {
-    if (path.startsWith("/sys/fs/bpf")) ensureBpffs();
+    ensurePinPath(path, `pin program ${this.name}`);
     objPin(this.fd.value, path, `program ${this.name}`);
     this.#pinnedAt = path;
   }

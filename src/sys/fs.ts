@@ -4,7 +4,7 @@
  */
 import { existsSync, mkdirSync, statfsSync } from "node:fs";
 import { dirname } from "node:path";
-import { BpfError, errnoMessage } from "../errors.js";
+import { ArgumentError, BpfError, errnoMessage } from "../errors.js";
 import { native } from "./native.js";
 
 const BPF_FS_MAGIC = 0xcafe4a11;
@@ -47,6 +47,17 @@ export function ensureBpffs(mountPoint = BPFFS): void {
       `mount bpffs at ${mountPoint}: ${r < 0 ? errnoMessage(-r) : "not a bpf file system after mount"}. Run as root: mount -t bpf bpf ${mountPoint}`,
     );
   }
+}
+
+/**
+ * Makes sure a pin can be made at `path` (a pin, or with `dir` a directory for pins): under
+ * /sys/fs/bpf mounts bpffs if needed; elsewhere throws ArgumentError, naming `what`, when `path`
+ * (or its nearest existing parent) is not on a bpf file system.
+ */
+export function ensurePinPath(path: string, what: string, dir = false): void {
+  if (path.startsWith(BPFFS)) return ensureBpffs();
+  if (isOnBpffs(path)) return;
+  throw new ArgumentError(`${what} at ${path}: not on a bpf file system; mount one there (mount -t bpf bpf ${dir ? path : dirname(path)}) or use a path under ${BPFFS}`);
 }
 
 let tracefsRoot: string | undefined;

@@ -3,7 +3,9 @@
 // links, and children that make a known number of system calls.
 import assert from "node:assert/strict";
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { existsSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { ktest, repoPath, startSyscaller } from "../helpers/kernel.js";
 import { BpfMap, MapType, codecFor, loadObject } from "../../src/index.js";
 
@@ -265,6 +267,24 @@ ktest("feature --json says hash maps and tracepoint programs are supported; the 
   const text = tsbpf("feature");
   assert.match(text.stdout, /^hash +yes/m);
   assert.match(text.stdout, /^map_lookup_elem +yes/m);
+});
+
+ktest("prog loadall with a PINDIR off bpffs exits 1 with one line that says to mount bpffs or use /sys/fs/bpf", () => {
+  const base = mkdtempSync(join(tmpdir(), "tsbpf-pindir-"));
+  try {
+    const pinDir = join(base, "pins");
+    const r = tsbpf("prog", "loadall", repoPath("test", "bpf", "legacy_maps.bpf.o"), pinDir);
+    assert.equal(r.code, 1, r.stderr);
+    assert.equal(r.stdout, "");
+    assert.equal(r.stderr, `tsbpf: prog loadall: pin directory at ${pinDir}: not on a bpf file system; mount one there (mount -t bpf bpf ${pinDir}) or use a path under /sys/fs/bpf\n`);
+    assert.ok(!existsSync(pinDir), "nothing created");
+    const maps = tsbpf("prog", "loadall", repoPath("test", "bpf", "legacy_maps.bpf.o"), "--pinmaps", base);
+    assert.equal(maps.code, 1);
+    assert.equal(maps.stderr, `tsbpf: prog loadall: --pinmaps directory at ${base}: not on a bpf file system; mount one there (mount -t bpf bpf ${base}) or use a path under /sys/fs/bpf\n`);
+    assert.deepEqual(readdirSync(base), []);
+  } finally {
+    rmSync(base, { recursive: true, force: true });
+  }
 });
 
 ktest("missing objects and ids exit 1 with a message that says what is wrong", () => {
