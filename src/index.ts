@@ -33,6 +33,7 @@ export { ensureBpffs, tracefs } from "./sys/fs.js";
 export { possibleCpus, possibleCpuCount, onlineCpus } from "./sys/cpus.js";
 export { openDescriptorCount } from "./sys/fd.js";
 export { probeMapType, probeProgramType, probeHelper, probeBtfKind, probeAll, type ProbeResult } from "./features/probe.js";
+export { probeAttachMechanisms, kernelLinkKinds } from "./features/attach.js";
 export { Btf, loadKernelBtf, loadModuleBtf, formatBtfAsC, formatBtfRaw, readBtfFile } from "./btf/index.js";
 export type { BtfType, BtfKind } from "./btf/index.js";
 export { applyCoreRelocations, coreErrorForVerifier, CoreReloKind, type CoreFailure } from "./btf/core.js";

@@ -1,6 +1,7 @@
 /**
  * `tsbpf feature`: what the running kernel supports, found by asking it (bpftool feature probe):
- * map types, program types, BTF kinds, and which common helpers each common program type may call.
+ * map types, program types, attach mechanisms, bpf_link kinds, BTF kinds, and which common
+ * helpers each common program type may call.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { release } from "node:os";
@@ -9,9 +10,12 @@ import { parse, table, UsageError, wantsHelp, type Context } from "./common.js";
 export const usage = `usage: tsbpf feature [--json] [--all-helpers]
 
   What the running kernel supports, probed by creating tiny maps and loading tiny programs:
-  system settings, map types, program types, BTF kinds, and which common helpers the common
-  program types (kprobe, tracepoint, raw_tracepoint, perf_event, socket_filter, sched_cls, xdp,
-  cgroup_skb) may call. --all-helpers probes every helper the kernel headers name (slower).`;
+  system settings, map types, program types (each loaded with an attach type it accepts), attach
+  mechanisms (kprobes and uprobes, BPF trampolines: an fentry program loaded and attached,
+  kprobe.multi, tcx, netkit), the bpf_link kinds the kernel's BTF names, BTF kinds, and which
+  helpers the common program types (kprobe, tracepoint, raw_tracepoint, perf_event,
+  socket_filter, sched_cls, xdp, cgroup_skb) may call. --all-helpers probes every helper the
+  kernel headers name (slower).`;
 
 /** Program types whose helper sets are probed: the ones most programs are. */
 const HELPER_PROG_TYPES = ["kprobe", "tracepoint", "raw_tracepoint", "perf_event", "socket_filter", "sched_cls", "xdp", "cgroup_skb"];
@@ -40,6 +44,7 @@ export async function run(args: string[], ctx: Context): Promise<number> {
   const { values, positionals } = parse(args, { "all-helpers": { type: "boolean" } }, "feature", usage);
   if (positionals.length) throw new UsageError(`feature takes no arguments, got ${positionals.join(" ")}`, usage);
   const { probeAll, probeHelper } = await import("../features/probe.js");
+  const { probeAttachMechanisms, kernelLinkKinds } = await import("../features/attach.js");
   const { ProgramType } = await import("../spec/kernel-enums.js");
   const helperNames = values["all-helpers"] ? (await import("../asm/helpers.js")).HELPER_NAMES.filter((n) => !!n && n !== "unspec").map((n) => n.replace(/^bpf_/, "")) : COMMON_HELPERS;
   const system = {
@@ -59,12 +64,14 @@ export async function run(args: string[], ctx: Context): Promise<number> {
     for (const h of helperNames) row[h] = probeHelper(id, h);
     helpers[pt] = row;
   }
-  const result = { system, ...all, helpers };
+  const attach = probeAttachMechanisms();
+  const linkKinds = kernelLinkKinds();
+  const result = { system, ...all, attach, linkKinds, helpers };
   ctx.out(result, () => {
     const yes = (r: { supported: boolean; detail: string } | undefined) => (r === undefined ? "-" : r.supported ? "yes" : "no");
-    const section = (title: string, rec: Record<string, { supported: boolean; detail: string }>) => [
+    const section = (title: string, rec: Record<string, { supported: boolean; detail: string }>, evidence = false) => [
       `${title}:`,
-      table([["NAME", "SUPPORTED", "DETAIL"], ...Object.entries(rec).map(([n, r]) => [n, yes(r), r.supported ? "" : r.detail])]),
+      table([["NAME", "SUPPORTED", "DETAIL"], ...Object.entries(rec).map(([n, r]) => [n, yes(r), r.supported && !evidence ? "" : r.detail])]),
     ].join("\n");
     const types = Object.keys(helpers);
     return [
@@ -74,6 +81,10 @@ export async function run(args: string[], ctx: Context): Promise<number> {
       section("map types", all.mapTypes),
       "",
       section("program types", all.programTypes),
+      "",
+      section("attach mechanisms", attach, true),
+      "",
+      `bpf_link kinds (enum bpf_link_type in the kernel's BTF): ${linkKinds.join(", ") || "unknown (no kernel BTF)"}`,
       "",
       section("BTF kinds", all.btfKinds),
       "",

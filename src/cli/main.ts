@@ -38,7 +38,9 @@ kernel:
                          load, attach, and print the maps as they change until Ctrl-C
   trace [--pid PID] [--match TEXT] [--count N] [--duration S]
                          bpf_printk output (trace_pipe lines)
-  feature                what the kernel supports: map and program types, BTF, helpers
+  feature                what the kernel supports: map and program types, attach mechanisms
+                         (kprobes, uprobes, fentry, kprobe.multi, tcx, netkit), bpf_link
+                         kinds, BTF, helpers
 
   --version              print the version
 

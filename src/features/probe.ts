@@ -12,9 +12,10 @@
  */
 import { Errno, errnoName } from "../errors.js";
 import { summarizeLog } from "../prog/verifier.js";
-import { MapType, ProgramType } from "../spec/kernel-enums.js";
+import { AttachType, MapType, ProgramType } from "../spec/kernel-enums.js";
 import { helperId } from "../asm/helpers.js";
 import { BtfBuilder } from "../btf/writer.js";
+import { loadKernelBtf } from "../btf/kernel.js";
 import { btfLoad, mapCreate, progLoad } from "../sys/bpf.js";
 import { native } from "../sys/native.js";
 import type { FD } from "../sys/fd.js";
@@ -87,34 +88,101 @@ export function probeMapType(type: number): ProbeResult {
 /** r0 = 0; exit */
 const RETURN_ZERO = new Uint8Array([0xb7, 0, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0]);
 
-const needsTarget = new Set<number>([ProgramType.TRACING, ProgramType.LSM, ProgramType.EXT, ProgramType.STRUCT_OPS]);
+/**
+ * The expected_attach_type a probe program of each type is loaded with. BPF_PROG_LOAD rejects
+ * these types with EINVAL unless it names one of their attach points (cgroup_sock and
+ * sk_reuseport would be given a default by the kernel; named here so every probe says what it
+ * asked for).
+ */
+const PROBE_ATTACH_TYPE: Partial<Record<number, number>> = {
+  [ProgramType.CGROUP_SOCK]: AttachType.CGROUP_INET_SOCK_CREATE,
+  [ProgramType.CGROUP_SOCK_ADDR]: AttachType.CGROUP_INET4_CONNECT,
+  [ProgramType.CGROUP_SOCKOPT]: AttachType.CGROUP_GETSOCKOPT,
+  [ProgramType.LIRC_MODE2]: AttachType.LIRC_MODE2,
+  [ProgramType.SK_REUSEPORT]: AttachType.SK_REUSEPORT_SELECT,
+  [ProgramType.SK_LOOKUP]: AttachType.SK_LOOKUP,
+  [ProgramType.NETFILTER]: AttachType.NETFILTER,
+  [ProgramType.TRACING]: AttachType.TRACE_FENTRY,
+  [ProgramType.LSM]: AttachType.LSM_MAC,
+};
 
-function load(type: number, insns: Uint8Array, expectedAttachType = 0): { fd?: number; errno: number; log: string } {
+/**
+ * Kernel functions a probe fentry program targets, first one the kernel's BTF has wins:
+ * bpf_fentry_test1 exists for the kernel's own trampoline tests and nothing else calls it.
+ */
+export const PROBE_KERNEL_FUNCTIONS = ["bpf_fentry_test1", "do_nanosleep", "vfs_read"];
+/** The LSM hook a probe LSM program targets. */
+const PROBE_LSM_HOOK = "bpf_lsm_file_open";
+
+/** The first of `names` that is a function in the kernel's BTF, with its id; undefined without kernel BTF. */
+export function kernelBtfFunction(names: readonly string[]): { name: string; id: number } | undefined {
+  let btf;
+  try {
+    btf = loadKernelBtf();
+  } catch {
+    return undefined;
+  }
+  for (const name of names) {
+    const id = btf.findByName(name, "func");
+    if (id !== undefined) return { name, id };
+  }
+  return undefined;
+}
+
+/** Types that need an attach target at load time that a probe cannot name (a BPF program, a struct_ops type). */
+const needsTarget = new Set<number>([ProgramType.EXT, ProgramType.STRUCT_OPS]);
+
+/** What BPF_PROG_LOAD said to a probe program: the descriptor (caller closes it) or the errno and log. */
+export interface ProbeLoad {
+  fd?: number;
+  errno: number;
+  log: string;
+}
+
+/**
+ * Loads a probe program of `type` (`r0 = 0; exit` unless `insns` is given) with the attach type
+ * and, for tracing and LSM, the kernel BTF target that type needs. `expectedAttachType` overrides
+ * the attach type (e.g. kprobe.multi for a kprobe program).
+ */
+export function loadProbeProgram(type: number, insns: Uint8Array = RETURN_ZERO, expectedAttachType = PROBE_ATTACH_TYPE[type] ?? 0): ProbeLoad {
+  let attachBtfId = 0;
+  if (type === ProgramType.TRACING || type === ProgramType.LSM) {
+    const target = kernelBtfFunction(type === ProgramType.LSM ? [PROBE_LSM_HOOK] : PROBE_KERNEL_FUNCTIONS);
+    if (!target) return { errno: Errno.ENOENT, log: `no ${type === ProgramType.LSM ? PROBE_LSM_HOOK : "probe target function"} in the kernel's BTF (/sys/kernel/btf/vmlinux)` };
+    attachBtfId = target.id;
+  }
   const log = new Uint8Array(4096);
   // SYSCALL programs must be sleepable (BPF_F_SLEEPABLE).
   const progFlags = type === ProgramType.SYSCALL ? 16 : 0;
-  const r = progLoad({ progType: type, insns, license: "GPL", logBuf: log, logLevel: 1, expectedAttachType, name: "probe", progFlags });
+  const r = progLoad({ progType: type, insns, license: "GPL", logBuf: log, logLevel: 1, expectedAttachType, attachBtfId, name: "probe", progFlags });
   const text = new TextDecoder().decode(log.subarray(0, Math.max(0, log.indexOf(0))));
   if (typeof r === "number") return { fd: r, errno: 0, log: text };
   return { errno: r.errno, log: text };
 }
 
+/** A failed probe load as a ProbeResult: the verifier's decisive line, else the errno. */
+export function loadFailure(r: ProbeLoad): ProbeResult {
+  if (r.errno === Errno.EPERM) return { supported: false, detail: "EPERM: not permitted (privileges, or the kernel refuses this type here)" };
+  return { supported: false, detail: summarizeLog(r.log).lines.join(": ") || errnoName(r.errno) };
+}
+
 /**
- * Whether the kernel can load programs of `type`. Types that need an attach target at load time
- * (tracing, LSM, ext, struct_ops) are reported as needing one rather than guessed.
+ * Whether the kernel can load programs of `type`. Each type is loaded with an attach type it
+ * accepts (cgroup_sock_addr as inet4_connect, sk_lookup, netfilter, tracing as fentry on a kernel
+ * function, LSM on file_open, ...); ext and struct_ops, which need a BPF program or a struct_ops
+ * type as their target, are reported as needing one rather than guessed.
  */
 export function probeProgramType(type: number): ProbeResult {
   return cached(`prog:${type}`, () => {
     if (needsTarget.has(type)) {
-      return { supported: false, detail: "needs an attach target at load time (BTF function); probed when such a program is loaded" };
+      return { supported: false, detail: "needs an attach target at load time (a BPF program or struct_ops type); probed when such a program is loaded" };
     }
-    const r = load(type, RETURN_ZERO);
+    const r = loadProbeProgram(type);
     if (r.fd !== undefined) {
       native().close(r.fd);
       return { supported: true, detail: "loaded" };
     }
-    if (r.errno === Errno.EPERM) return { supported: false, detail: "EPERM: not permitted (privileges, or the kernel refuses this type here)" };
-    return { supported: false, detail: summarizeLog(r.log).lines.join(": ") || errnoName(r.errno) };
+    return loadFailure(r);
   });
 }
 
@@ -130,7 +198,7 @@ export function probeHelper(progType: number, helper: string | number): ProbeRes
     insns.set([0x85, 0, 0, 0], 0);
     new DataView(insns.buffer).setInt32(4, id, true);
     insns.set(RETURN_ZERO, 8);
-    const r = load(progType, insns);
+    const r = loadProbeProgram(progType, insns);
     if (r.fd !== undefined) {
       native().close(r.fd);
       return { supported: true, detail: "loaded" };

@@ -3,7 +3,7 @@
 // links, and children that make a known number of system calls.
 import assert from "node:assert/strict";
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ktest, repoPath, startSyscaller } from "../helpers/kernel.js";
@@ -267,6 +267,64 @@ ktest("feature --json says hash maps and tracepoint programs are supported; the 
   const text = tsbpf("feature");
   assert.match(text.stdout, /^hash +yes/m);
   assert.match(text.stdout, /^map_lookup_elem +yes/m);
+});
+
+/** Whether /proc/kallsyms has a global text symbol `name` (the kernel was built with the code behind it). */
+function kernelHas(kallsyms: string, name: string): boolean {
+  return new RegExp(`^[0-9a-f]+ T ${name}$`, "m").test(kallsyms);
+}
+
+ktest("feature: program types that need an expected attach type and attach mechanisms agree with bpftool, kallsyms and real loads", () => {
+  const r = tsbpf("feature", "--json");
+  assert.equal(r.code, 0, r.stderr);
+  type Probe = { supported: boolean; detail: string };
+  const f = JSON.parse(r.stdout) as { programTypes: Record<string, Probe>; attach: Record<string, Probe>; linkKinds: string[] };
+  // Program types: bpftool's probes (struct_ops needs a kernel struct type, which tsbpf does not guess).
+  const want = bpftoolJson("feature", "probe", "kernel").program_types as Record<string, boolean>;
+  for (const [key, have] of Object.entries(want)) {
+    const type = key.replace(/^have_(.*)_prog_type$/, "$1");
+    if (type === "struct_ops") continue;
+    assert.equal(f.programTypes[type]?.supported, have, `program type ${type}: bpftool says ${have}, tsbpf ${JSON.stringify(f.programTypes[type])}`);
+  }
+  for (const type of ["cgroup_sock_addr", "cgroup_sockopt", "sk_lookup"]) assert.ok(`have_${type}_prog_type` in want, `bpftool probes ${type}`);
+  // netfilter (newer than this bpftool): an object with a netfilter program passes the verifier here.
+  const nf = tsbpf("prog", "loadall", repoPath("test", "bpf", "net_netfilter.bpf.o"), "--json");
+  assert.equal(nf.code, 0, nf.stderr);
+  assert.equal((JSON.parse(nf.stdout) as { programs: Array<{ type: string }> }).programs[0]!.type, "netfilter");
+  assert.equal(f.programTypes.netfilter!.supported, true, f.programTypes.netfilter!.detail);
+
+  // Attach mechanisms: what the kernel was built with, from its symbols, and its tracing files.
+  const kallsyms = readFileSync("/proc/kallsyms", "utf8");
+  const kprobes = kernelHas(kallsyms, "register_kprobe");
+  assert.equal(kprobes, existsSync("/sys/bus/event_source/devices/kprobe") || existsSync("/sys/kernel/tracing/kprobe_events"), "kallsyms and sysfs agree on kprobes");
+  assert.equal(f.attach.kprobe!.supported, kprobes, f.attach.kprobe!.detail);
+  assert.equal(f.attach.uprobe!.supported, kernelHas(kallsyms, "uprobe_register"), f.attach.uprobe!.detail);
+  assert.equal(f.attach["kprobe.multi"]!.supported, kernelHas(kallsyms, "register_fprobe_ips"), f.attach["kprobe.multi"]!.detail);
+  assert.equal(f.attach.tcx!.supported, kernelHas(kallsyms, "tcx_prog_query"), f.attach.tcx!.detail);
+  assert.equal(f.attach.netkit!.supported, kernelHas(kallsyms, "netkit_prog_query"), f.attach.netkit!.detail);
+  // Trampolines: as bpftool's tracing program probe, and when refused, with the kernel's errno
+  // (the one a real fentry object gets).
+  assert.equal(f.attach.fentry!.supported, want.have_tracing_prog_type, f.attach.fentry!.detail);
+  if (!f.attach.fentry!.supported) {
+    const fentry = tsbpf("prog", "loadall", repoPath("test", "bpf", "attach_trampoline.bpf.o"));
+    assert.equal(fentry.code, 1);
+    const errno = /\((E[A-Z]+)\)/.exec(fentry.stderr)?.[1];
+    assert.ok(errno && f.attach.fentry!.detail.startsWith(`${errno}:`), `${f.attach.fentry!.detail} vs ${fentry.stderr}`);
+  }
+  // bpf_link kinds: the enum in the kernel's BTF, as bpftool lists it.
+  const raw = execFileSync("bpftool", ["btf", "dump", "file", "/sys/kernel/btf/vmlinux"], { encoding: "utf8", maxBuffer: 1 << 30 });
+  const body = /^\[\d+\] ENUM 'bpf_link_type'[^\n]*\n((?:\t[^\n]*\n)*)/m.exec(raw)![1]!;
+  const kinds = [...body.matchAll(/'BPF_LINK_TYPE_(\w+)'/g)].map((m) => m[1]!.toLowerCase()).filter((k) => k !== "unspec");
+  assert.deepEqual(f.linkKinds, kinds);
+
+  // The text says the same.
+  const text = tsbpf("feature");
+  assert.equal(text.code, 0, text.stderr);
+  const section = (title: string) => text.stdout.split("\n\n").find((b) => b.startsWith(`${title}:\n`)) ?? "";
+  for (const type of ["sk_lookup", "netfilter", "cgroup_sock_addr", "cgroup_sockopt"]) assert.match(section("program types"), new RegExp(`^${type} +yes$`, "m"));
+  assert.match(section("attach mechanisms"), new RegExp(`^kprobe +${kprobes ? "yes" : "no"} +\\S`, "m"));
+  assert.match(section("attach mechanisms"), new RegExp(`^fentry +${want.have_tracing_prog_type ? "yes" : "no"} +\\S`, "m"));
+  assert.match(text.stdout, new RegExp(`^bpf_link kinds \\(enum bpf_link_type in the kernel's BTF\\): ${kinds.join(", ")}$`, "m"));
 });
 
 ktest("prog loadall with a PINDIR off bpffs exits 1 with one line that says to mount bpffs or use /sys/fs/bpf", () => {
