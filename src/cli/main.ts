@@ -10,7 +10,8 @@ import { makeContext, UsageError, type CommandGroup } from "./common.js";
 const usage = `usage: tsbpf <command> [options]
 
 objects:
-  inspect OBJ            maps, programs and relocations of a BPF object file
+  inspect OBJ            sections, maps, programs with their relocations (maps, global data,
+                         externs, calls, callbacks, CO-RE), global variables and BTF of an object
   disasm OBJ [--prog NAME] [--source] [--hex] [--bytes] [--alu32] [--no-annotate]
                          the instructions in llvm-objdump's syntax, helpers, maps and
                          subprograms named in "; comments"; --source: the C line (.BTF.ext)
