@@ -6,20 +6,31 @@
  * "memcpy size <n>" to the trace buffer; user space tails trace_pipe.
  * Like the original it has a "license" and a "version" section.
  *
+ * A loader attaches the first of these programs that the kernel accepts:
+ *
  * bpf_prog1 (kprobe/memcpy): the seed's program. It loads on any kernel, but
- * attaching needs CONFIG_KPROBES, which some kernels (including the CI VM)
- * lack.
+ * attaching needs CONFIG_KPROBES, and recent x86 kernels refuse a kprobe on
+ * memcpy (EINVAL: it is in .noinstr.text). Debian's 6.1 refuses the generic
+ * copy routines too (_copy_to_user, _copy_to_iter, copy_page_to_iter are
+ * notrace there).
  *
- * read_size (tracepoint/syscalls/sys_enter_read): the fallback for kernels
- * without kprobes. memcpy() itself cannot be observed without kprobes (or
- * fentry, which needs BPF trampolines), so this watches the closest stable
- * hook that carries a copy size: read(2)'s `count`, the number of bytes the
- * caller asks the kernel to copy into its buffer. Syscall tracepoints exist
- * whenever CONFIG_FTRACE_SYSCALLS is set and need no BTF. It prints
- * "read size <n>".
+ * usercopy_size (kprobe/__check_object_size): for those kernels. With
+ * CONFIG_HARDENED_USERCOPY (the distributions' default) copy_to_user(),
+ * copy_from_user() and copy_{to,from}_iter() call it before every copy whose
+ * size is not a compile-time constant, with the size as second argument. It
+ * prints "usercopy size <n>". Page-cache copies (reads of regular files) and
+ * fixed-size copies do not pass through it.
  *
- * A reader of trace_pipe calls read() itself, so read_size would trace its
- * own reader forever; set the rodata `ignore_tgid` to the reader's pid.
+ * read_size (tracepoint/syscalls/sys_enter_read): for kernels without
+ * kprobes. memcpy() itself cannot be observed without kprobes (or fentry,
+ * which needs BPF trampolines), so this watches the closest stable hook that
+ * carries a copy size: read(2)'s `count`, the number of bytes the caller asks
+ * the kernel to copy into its buffer. Syscall tracepoints exist whenever
+ * CONFIG_FTRACE_SYSCALLS is set and need no BTF. It prints "read size <n>".
+ *
+ * A reader of trace_pipe calls read() itself, so read_size (and
+ * usercopy_size) would trace its own reader forever; set the rodata
+ * `ignore_tgid` to the reader's pid.
  */
 #include <linux/bpf.h>
 #include <linux/ptrace.h>
@@ -46,10 +57,25 @@ int bpf_prog1(struct pt_regs *ctx)
 	return 0;
 }
 
+static __always_inline int ignored(void)
+{
+	return ignore_tgid && (bpf_get_current_pid_tgid() >> 32) == ignore_tgid;
+}
+
+SEC("kprobe/__check_object_size")
+int usercopy_size(struct pt_regs *ctx)
+{
+	if (ignored())
+		return 0;
+
+	bpf_printk("usercopy size %lu\n", PT_REGS_PARM2(ctx));
+	return 0;
+}
+
 SEC("tracepoint/syscalls/sys_enter_read")
 int read_size(struct sys_enter_read_args *ctx)
 {
-	if (ignore_tgid && (bpf_get_current_pid_tgid() >> 32) == ignore_tgid)
+	if (ignored())
 		return 0;
 
 	bpf_printk("read size %lu\n", ctx->count);

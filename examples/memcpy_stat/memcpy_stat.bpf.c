@@ -13,12 +13,15 @@
  *               961-1024)
  *   sizes above 1024 are counted in bucket 16, printed as "961 - 1024*".
  *
- * bpf_prog1 (kprobe/memcpy): the seed's program; the size is memcpy()'s
- * third argument. Needs CONFIG_KPROBES to attach.
- *
- * read_stat (tracepoint/syscalls/sys_enter_read): fallback for kernels
- * without kprobes, same histogram over read(2)'s requested byte count (see
- * memcpy_kprobe.bpf.c for why this hook).
+ * A loader attaches one of three programs (see memcpy_kprobe.bpf.c for why
+ * these hooks):
+ *   bpf_prog1 (kprobe/memcpy): the seed's program; the size is memcpy()'s
+ *     third argument. Needs CONFIG_KPROBES and a kernel that lets memcpy be
+ *     probed.
+ *   usercopy_stat (kprobe/__check_object_size): for kernels that refuse a
+ *     kprobe on memcpy; the histogram of user copy sizes (second argument).
+ *   read_stat (tracepoint/syscalls/sys_enter_read): for kernels without
+ *     kprobes; the histogram of read(2)'s requested byte counts.
  */
 #include <linux/bpf.h>
 #include <linux/ptrace.h>
@@ -66,6 +69,13 @@ SEC("kprobe/memcpy")
 int bpf_prog1(struct pt_regs *ctx)
 {
 	count_size(PT_REGS_PARM3(ctx));
+	return 0;
+}
+
+SEC("kprobe/__check_object_size")
+int usercopy_stat(struct pt_regs *ctx)
+{
+	count_size(PT_REGS_PARM2(ctx));
 	return 0;
 }
 

@@ -1,13 +1,13 @@
 /**
  * memcpy_stat (learn-bpf): a kernel-side histogram of memcpy() sizes in 64-byte buckets, printed
- * every 2 seconds. Where the kernel has no kprobes, the same histogram is built over read(2)
- * request sizes from the syscalls/sys_enter_read tracepoint.
+ * every 2 seconds. Where the kernel refuses a kprobe on memcpy (noinstr on x86 since 5.x), the
+ * histogram is of user copy sizes (kprobe on __check_object_size); where it has no kprobes, of
+ * read(2) request sizes (tracepoint syscalls/sys_enter_read). A note on stderr says which.
  *
  *   sudo node dist/examples/memcpy_stat/memcpy_stat.js [--interval S] [--count N]
  */
-import { parseArgs } from "node:util";
 import { loadObject } from "../../src/index.js";
-import { attachWithFallback, exampleObject } from "../common.js";
+import { attachWithFallback, exampleObject, parseOptions } from "../common.js";
 
 const BUCKETS = 17;
 
@@ -25,18 +25,19 @@ export function formatTable(counts: bigint[]): string {
   return lines.join("\n");
 }
 
-const { values } = parseArgs({ options: { interval: { type: "string", default: "2" }, count: { type: "string", default: "0" } } });
+const opts = parseOptions("memcpy_stat", { interval: { kind: "seconds", default: 2 }, count: { kind: "count", default: 0 } });
 using obj = await loadObject(exampleObject(import.meta.url, "memcpy_stat"));
-using link = attachWithFallback(obj, "bpf_prog1", "read_stat");
+using link = attachWithFallback(obj, "bpf_prog1", "usercopy_stat", "read_stat");
 console.error(`attached ${link.kind} ${link.target} via ${link.mechanism}`);
 const hist = obj.map("size_hist");
 const value = new Uint8Array(8);
 const dv = new DataView(value.buffer);
-const rounds = Number(values.count);
 let stop = false;
 process.once("SIGINT", () => { stop = true; });
-for (let n = 0; !stop && (rounds === 0 || n < rounds); n++) {
-  await new Promise((r) => setTimeout(r, Number(values.interval) * 1000));
+const start = Date.now();
+for (let n = 1; !stop && (opts.count === 0 || n <= opts.count); n++) {
+  // Deadlines from the start, so the period does not drift by the time a table takes.
+  await new Promise((r) => setTimeout(r, start + n * opts.interval * 1000 - Date.now()));
   const counts: bigint[] = [];
   for (let i = 0; i < BUCKETS; i++) counts.push(hist.lookupInto(i, value) ? dv.getBigUint64(0, true) : 0n);
   console.log(formatTable(counts));

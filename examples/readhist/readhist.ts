@@ -5,10 +5,11 @@
  * Attaches kretprobe/vfs_read where the kernel has kprobes, else tp/syscalls/sys_exit_read.
  *
  *   sudo node dist/examples/readhist/readhist.js [--pid PID] [--duration S] [--top N] [--raw]
+ *
+ * Without options (`npm run demo`) it traces every process for 3 seconds.
  */
-import { parseArgs } from "node:util";
 import { loadObject } from "../../src/index.js";
-import { attachWithFallback, exampleObject } from "../common.js";
+import { attachWithFallback, exampleObject, parseOptions } from "../common.js";
 
 interface Hist {
   slots: number[];
@@ -20,7 +21,8 @@ export function renderHistogram(slots: readonly number[], width = 40): string {
   let first = slots.findIndex((n) => n > 0);
   let last = slots.length - 1 - [...slots].reverse().findIndex((n) => n > 0);
   if (first < 0) first = last = 0;
-  const lines = [`${"bytes".padStart(19)}${" ".repeat(10)}: count     distribution`];
+  // The ':' of the header is in the rows' column: 12 + " -> ".length + 12.
+  const lines = [`${"bytes".padStart(19)}${" ".repeat(9)}: count     distribution`];
   for (let i = first; i <= last; i++) {
     const lo = i === 0 ? 0 : 2 ** i;
     const hi = i === slots.length - 1 ? "inf" : String(2 ** (i + 1) - 1);
@@ -30,22 +32,19 @@ export function renderHistogram(slots: readonly number[], width = 40): string {
   return lines.join("\n");
 }
 
-const { values } = parseArgs({
-  options: {
-    pid: { type: "string", default: "-1" },
-    duration: { type: "string", default: "3" },
-    top: { type: "string", default: "5" },
-    raw: { type: "boolean", default: false },
-  },
+const opts = parseOptions("readhist", {
+  pid: { kind: "pid" },
+  duration: { kind: "seconds", default: 3 },
+  top: { kind: "count", default: 5 },
+  raw: { kind: "flag" },
 });
 
-using obj = await loadObject(exampleObject(import.meta.url, "readhist"), { constants: { targ_pid: Number(values.pid) } });
+using obj = await loadObject(exampleObject(import.meta.url, "readhist"), { constants: { targ_pid: opts.pid ?? -1 } });
 using link = attachWithFallback(obj, "vfs_read", "sys_exit_read");
 console.error(`attached ${link.kind} ${link.target} via ${link.mechanism}`);
-const seconds = Number(values.duration);
-console.log(`Tracing vfs_read in ${seconds} secs.`);
-for (let i = 0; i < seconds; i++) {
-  await new Promise((r) => setTimeout(r, 1000));
+console.log(`Tracing vfs_read in ${opts.duration} secs.`);
+for (let left = opts.duration; left > 0; left -= 1) {
+  await new Promise((r) => setTimeout(r, Math.min(left, 1) * 1000));
   console.log(".");
 }
 console.log("----");
@@ -54,13 +53,13 @@ const hists = obj.map("hists").typed<number, Hist>();
 const rows = [...hists.entries()]
   .map(([pid, h]) => ({ pid, slots: h.slots, total: h.slots.reduce((a, b) => a + b, 0) }))
   .sort((a, b) => b.total - a.total || a.pid - b.pid);
-for (const r of rows.slice(0, Number(values.top))) {
+for (const r of rows.slice(0, opts.top)) {
   console.log(`pid: ${r.pid}`);
-  if (values.raw) {
+  if (opts.raw) {
     r.slots.forEach((n, i) => console.log(`\tvalue: hist[${i}] = ${n}`));
   } else {
     console.log(renderHistogram(r.slots));
   }
 }
 if (rows.length === 0) console.log("no reads seen");
-else if (rows.length > Number(values.top)) console.log(`(${rows.length - Number(values.top)} more pids; --top N shows more)`);
+else if (rows.length > opts.top) console.log(`(${rows.length - opts.top} more pids; --top N shows more)`);

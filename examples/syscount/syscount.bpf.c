@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * syscount: count system calls per process, the main tsbpf demo.
+ * syscount: count system calls per process (an example; readhist is the main demo).
  *
  * Program: tracepoint raw_syscalls/sys_enter (count_syscalls), which fires on
  * every system call entry on every CPU. The map `counts` is keyed by tgid

@@ -1,29 +1,25 @@
 /**
- * syscount: the main tsbpf demo. Counts system calls per process for a few seconds with a
- * tracepoint on raw_syscalls/sys_enter, then prints the busiest processes.
+ * syscount: counts system calls per process for a few seconds with a tracepoint on
+ * raw_syscalls/sys_enter, then prints the busiest processes.
  *
  *   sudo node dist/examples/syscount/syscount.js [--duration SECONDS] [--pid PID] [--top N]
  */
-import { parseArgs } from "node:util";
 import { loadObject } from "../../src/index.js";
-import { exampleObject } from "../common.js";
+import { exampleObject, parseOptions } from "../common.js";
 
 const objectPath = exampleObject(import.meta.url, "syscount");
-
-const { values } = parseArgs({
-  options: {
-    duration: { type: "string", default: "3" },
-    pid: { type: "string", default: "0" },
-    top: { type: "string", default: "15" },
-  },
+const opts = parseOptions("syscount", {
+  duration: { kind: "seconds", default: 3 },
+  pid: { kind: "pid" },
+  top: { kind: "count", default: 15 },
 });
 
-const seconds = Number(values.duration);
+const seconds = opts.duration;
 using obj = await loadObject(objectPath, {
-  constants: { target_tgid: Number(values.pid), ignore_tgid: process.pid },
+  constants: { target_tgid: opts.pid ?? 0, ignore_tgid: process.pid },
 });
 obj.attachAll({ strict: true });
-console.log(`Counting system calls${Number(values.pid) ? ` of process ${values.pid}` : " of every process"} for ${seconds} s...`);
+console.log(`Counting system calls${opts.pid ? ` of process ${opts.pid}` : " of every process"} for ${seconds} s...`);
 await new Promise((r) => setTimeout(r, seconds * 1000));
 
 const rows: Array<{ pid: number; comm: string; count: bigint }> = [];
@@ -40,7 +36,7 @@ for (const [key, value] of obj.map("counts").entries()) {
 rows.sort((a, b) => (b.count > a.count ? 1 : b.count < a.count ? -1 : a.pid - b.pid));
 const total = rows.reduce((s, r) => s + r.count, 0n);
 console.log(`${"PID".padStart(8)}  ${"COMM".padEnd(16)}  ${"SYSCALLS".padStart(10)}`);
-for (const r of rows.slice(0, Number(values.top))) {
+for (const r of rows.slice(0, opts.top)) {
   console.log(`${String(r.pid).padStart(8)}  ${r.comm.padEnd(16)}  ${String(r.count).padStart(10)}`);
 }
 console.log(`${rows.length} processes, ${total} system calls in ${seconds} s`);

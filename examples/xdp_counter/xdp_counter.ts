@@ -6,47 +6,24 @@
  *
  *   sudo node dist/examples/xdp_counter/xdp_counter.js --iface eth0 [--mode generic|driver|offload] [--duration SECONDS]
  */
-import { parseArgs } from "node:util";
 import { attachXdp, loadObject, type XdpMode } from "../../src/index.js";
-import { exampleObject } from "../common.js";
+import { exampleObject, parseOptions, usageError, usageLine } from "../common.js";
 
-const usage = "usage: xdp_counter --iface NAME [--mode generic|driver|offload] [--duration SECONDS]";
-let values: { iface?: string; mode?: string; duration?: string; help?: boolean };
-try {
-  ({ values } = parseArgs({
-    options: {
-      iface: { type: "string", short: "i" },
-      mode: { type: "string" },
-      duration: { type: "string" },
-      help: { type: "boolean", short: "h" },
-    },
-  }));
-} catch (e) {
-  console.error(`xdp_counter: ${(e as Error).message}\n${usage}`);
-  process.exit(2);
-}
-if (values.help) {
-  console.log(usage);
-  process.exit(0);
-}
+const spec = {
+  iface: { kind: "text", short: "i", arg: "NAME" },
+  mode: { kind: "text", arg: "generic|driver|offload" },
+  duration: { kind: "seconds" },
+} as const;
+const values = parseOptions("xdp_counter", spec);
 if (!values.iface) {
-  console.error(`xdp_counter: say which interface to count packets on, e.g. --iface eth0 (\`ip link\` lists them)\n${usage}`);
-  process.exit(2);
+  usageError("xdp_counter", `say which interface to count packets on, e.g. --iface eth0 (\`ip link\` lists them); ${usageLine("xdp_counter", spec)}`);
 }
 if (values.mode !== undefined && !["generic", "driver", "offload"].includes(values.mode)) {
-  console.error(`xdp_counter: --mode is generic, driver or offload, not ${values.mode}\n${usage}`);
-  process.exit(2);
+  usageError("xdp_counter", `--mode is generic, driver or offload, not ${values.mode}`);
 }
 
 using obj = await loadObject(exampleObject(import.meta.url, "xdp_counter"));
-let link;
-try {
-  link = attachXdp(obj.programs.count_packets!, values.iface, { mode: values.mode as XdpMode | undefined });
-} catch (e) {
-  console.error(`xdp_counter: ${(e as Error).message}`);
-  process.exit(1);
-}
-using attached = link;
+using attached = attachXdp(obj.programs.count_packets!, values.iface, { mode: values.mode as XdpMode | undefined });
 const pktCount = obj.maps.pkt_count!;
 const key = new Uint8Array(4); // key 0: the only slot
 const value = new Uint8Array(8);
@@ -61,6 +38,6 @@ await new Promise<void>((resolve) => {
   };
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);
-  if (values.duration !== undefined) setTimeout(stop, Number(values.duration) * 1000);
+  if (values.duration !== undefined) setTimeout(stop, values.duration * 1000);
 });
 console.log(`Received ${count()} packets in total; detaching from ${attached.iface}.`);

@@ -94,7 +94,19 @@ export interface Syscaller {
 }
 
 /** Starts `syscaller <args>` and waits until it has printed its pid. */
-export async function startSyscaller(...args: string[]): Promise<Syscaller> {
+export function startSyscaller(...args: string[]): Promise<Syscaller> {
+  return spawnSyscaller(args, (child) => child.stdin.end("go\n"));
+}
+
+/**
+ * Like startSyscaller, but `go()` sends SIGUSR1 (syscaller -s): the child makes no read(2) but
+ * the ones asked for, and none is in progress when the test attaches a probe.
+ */
+export function startSyscallerOnSignal(...args: string[]): Promise<Syscaller> {
+  return spawnSyscaller(["-s", ...args], (child) => child.kill("SIGUSR1"));
+}
+
+async function spawnSyscaller(args: string[], release: (child: ChildProcessWithoutNullStreams) => void): Promise<Syscaller> {
   const child: ChildProcessWithoutNullStreams = spawn(syscaller(), args, { stdio: "pipe" });
   pendingChildren.add(child);
   child.on("exit", () => pendingChildren.delete(child));
@@ -112,7 +124,7 @@ export async function startSyscaller(...args: string[]): Promise<Syscaller> {
     go: () => new Promise<number>((resolve) => {
       child.removeAllListeners("exit");
       child.on("exit", (code) => resolve(code ?? -1));
-      child.stdin.end("go\n");
+      release(child);
     }),
   };
 }

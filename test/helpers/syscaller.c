@@ -1,10 +1,13 @@
 /*
  * A child process for kernel tests: prints its pid, waits for a line on stdin, then makes an
  * exact number of system calls and exits, so a test knows whom to filter on and what to expect.
- *   syscaller getpid N | getppid N | read N SIZE [FILE] (reads SIZE bytes N times from FILE,
+ *   syscaller [-s] getpid N | getppid N | read N SIZE [FILE] (reads SIZE bytes N times from FILE,
  *   default /dev/zero, reopening it when it ends)
+ * With -s it waits for SIGUSR1 instead (sigwait), so it makes no read(2) of its own and none is
+ * in progress when a probe is attached.
  */
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,12 +15,23 @@
 #include <unistd.h>
 
 int main(int argc, char **argv) {
+  int on_signal = argc > 1 && !strcmp(argv[1], "-s");
+  if (on_signal) argv++, argc--;
   if (argc < 3) return 2;
   long n = atol(argv[2]);
   char line[16];
+  sigset_t usr1;
+  sigemptyset(&usr1);
+  sigaddset(&usr1, SIGUSR1);
+  if (on_signal) sigprocmask(SIG_BLOCK, &usr1, NULL); /* pending until sigwait */
   printf("%d\n", getpid());
   fflush(stdout);
-  if (!fgets(line, sizeof line, stdin)) return 3;
+  if (on_signal) {
+    int sig;
+    if (sigwait(&usr1, &sig)) return 3;
+  } else if (!fgets(line, sizeof line, stdin)) {
+    return 3;
+  }
   if (!strcmp(argv[1], "getpid")) {
     for (long i = 0; i < n; i++) syscall(SYS_getpid);
   } else if (!strcmp(argv[1], "getppid")) {
