@@ -39,7 +39,7 @@ export { applyCoreRelocations, coreErrorForVerifier, CoreReloKind, type CoreFail
 export type { AttachTargets } from "./collection/attach.js";
 export { attachXdp, queryXdp, XdpLink, type XdpMode, type XdpOptions } from "./link/xdp.js";
 export { attachTc, listTcFilters, TcLink, type TcDirection, type TcOptions } from "./link/tc.js";
-export { attachCgroup, openCgroup, type CgroupOptions } from "./link/cgroup.js";
+export { attachCgroup, openCgroup, CgroupProgAttachLink, type CgroupOptions } from "./link/cgroup.js";
 export { attachSocketFilter, detachSocketFilter, SocketFilterLink, type SocketLike } from "./link/socket.js";
 export { attachSkLookup } from "./link/sk-lookup.js";
 export { attachNetfilter, NfProto, NfHook, type NetfilterOptions } from "./link/netfilter.js";
