@@ -211,7 +211,7 @@ ktest("mechanism tracefs: uprobe and uretprobe through uprobe_events fire N time
   const n = 40;
   const child = await startTarget(n);
   const events = `${tracefs()}/uprobe_events`;
-  const defined = () => readFileSync(events, "utf8").split("\n").filter(Boolean).map((l) => l.split(/\s/, 1)[0]!.slice(2));
+  const defined = () => readFileSync(events, "utf8").split("\n").filter(Boolean).map((l) => /^[pr]\d*:(\S+)/.exec(l)?.[1] ?? l);
   using o = await loadObject(object, { constants: { target_tgid: child.pid }, programs: ["on_add", "on_add_ret"] });
   const entry = attachUprobe(o.program("on_add"), uprobeTarget(), "uprobe_target_add", { mechanism: "tracefs" });
   const ret = attachUprobe(o.program("on_add_ret"), uprobeTarget(), "uprobe_target_add", { mechanism: "tracefs", retprobe: true });
