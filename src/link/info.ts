@@ -14,7 +14,7 @@
 import { objGetInfoByFd, pointerTo, cstringAt } from "../sys/bpf.js";
 import { LinkType, attachTypeName } from "../spec/kernel-enums.js";
 import { ArgumentError } from "../errors.js";
-import { readLinkInfo, type Link, type LinkInfo } from "./link.js";
+import { LinkGroup, readLinkInfo, type Link, type LinkInfo } from "./link.js";
 
 /** bpf_perf_event_type */
 const PerfEventKind: Record<number, string> = { 0: "unspec", 1: "uprobe", 2: "uretprobe", 3: "kprobe", 4: "kretprobe", 5: "tracepoint", 6: "event" };
@@ -51,6 +51,7 @@ export function linkDetails(link: Link | number): LinkDetails {
   let fd: number;
   if (typeof link === "number") fd = link;
   else if (link.linkFd) fd = link.linkFd.value;
+  else if (link instanceof LinkGroup) throw new ArgumentError(`read info of ${link.kind} link ${link.target}: it is a group of ${link.links.length} links (${link.mechanism}); call linkDetails on each of its links`);
   else throw new ArgumentError(`read info of ${link.kind} link ${link.target}: attached with ${link.mechanism}, not a bpf_link`);
   const base = readLinkInfo(fd);
   const v0 = new DataView(base.raw.buffer);

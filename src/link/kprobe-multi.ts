@@ -23,7 +23,7 @@ import type { Program } from "../prog/program.js";
 import { Link, isLinkUnsupported } from "./link.js";
 import { attachKprobe } from "./kprobe.js";
 import { globMatch } from "./elf-symbols.js";
-import { groupLinks } from "./uprobe.js";
+import { attachEach, groupLinks } from "./uprobe.js";
 import { kernelHasSymbol, kernelSymbols } from "./kallsyms.js";
 
 /** Options for {@link attachKprobeMulti}. */
@@ -96,11 +96,10 @@ export function attachKprobeMulti(prog: Program, funcs: string | string[], opts:
     }
   }
   // Fallback: one kprobe per function.
-  const links: Link[] = [];
+  let links: Link[];
   try {
-    names.forEach((n, i) => links.push(attachKprobe(prog, n, { retprobe: opts.retprobe, cookie: opts.cookies?.[i] })));
+    links = attachEach(names, (n, i) => attachKprobe(prog, n, { retprobe: opts.retprobe, cookie: opts.cookies?.[i] }));
   } catch (e) {
-    for (const l of links) l.close();
     if (e instanceof NotSupportedError && multiError !== undefined) {
       throw new NotSupportedError(`${kind} (attaching to ${label})`, {
         kernelConfig: "CONFIG_FPROBE for kprobe.multi, or CONFIG_KPROBES for the one-kprobe-per-function fallback",
@@ -114,7 +113,7 @@ export function attachKprobeMulti(prog: Program, funcs: string | string[], opts:
     }
     throw e;
   }
-  return groupLinks(kind, label, `kprobe links (one per function${multiError ? ", kprobe.multi unavailable" : ""})`, links);
+  return groupLinks(kind, label, `kprobe links (one per function${multiError ? ", kprobe.multi unavailable" : ""})`, links, names);
 }
 
 // ---------------------------------------------------------------------------------------------

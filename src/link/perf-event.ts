@@ -8,7 +8,7 @@
  * @example
  * ```ts
  * using prof = attachPerfEventSampling(obj.programs.profile, { event: "cpu-clock", frequency: 99 });
- * console.log(prof.links.length, "CPUs");
+ * console.log(prof.links.map((l) => l.cpu));
  * ```
  */
 import { ArgumentError, Errno, NotSupportedError } from "../errors.js";
@@ -16,8 +16,8 @@ import { onlineCpus } from "../sys/cpus.js";
 import { PerfType, perfEventOpen } from "../sys/perf.js";
 import { ProgramType } from "../spec/kernel-enums.js";
 import type { Program } from "../prog/program.js";
-import { Link } from "./link.js";
-import { attachPerfEvent } from "./tracepoint.js";
+import { LinkGroup } from "./link.js";
+import { attachPerfEvent, type PerfEventLink } from "./tracepoint.js";
 
 /** PERF_COUNT_SW_* */
 export const SoftwareEvent = {
@@ -49,11 +49,11 @@ export interface PerfSamplingOptions {
   cookie?: bigint;
 }
 
-/** One link per CPU (or one for a process); closing it closes them all. */
-export class PerfEventLinks extends Link {
-  /** The per-CPU links, with their CPU. */
-  readonly links: Array<{ cpu: number; link: Link }> = [];
-}
+/**
+ * One link per CPU (or one for a process): a {@link LinkGroup} whose members are the per-CPU
+ * links (each with its `cpu`, -1 for a process), pinned as files `cpu<N>` (or `pid<N>`).
+ */
+export class PerfEventLinks extends LinkGroup<PerfEventLink> {}
 
 /**
  * Attaches a perf_event program to a sampling event on every online CPU. Throws ArgumentError for
@@ -81,43 +81,40 @@ export function attachPerfEventSampling(prog: Program, opts: PerfSamplingOptions
   const name = opts.event ?? `type ${type} config ${config}`;
   const pid = opts.pid && opts.pid > 0 ? opts.pid : -1;
   const cpus = opts.cpus ?? (pid > 0 ? [-1] : onlineCpus());
-  const links: Array<{ cpu: number; link: Link }> = [];
-  const closeAll = () => {
-    for (const l of links) l.link.close();
-  };
+  const links: PerfEventLink[] = [];
   try {
     for (const cpu of cpus) {
       const where = cpu < 0 ? `pid ${pid}` : `cpu ${cpu}`;
-      let perf;
-      try {
-        perf = perfEventOpen({
-          type, config, sampleFreq: opts.frequency !== undefined ? BigInt(Math.round(opts.frequency)) : undefined,
-          samplePeriod: opts.period, wakeupEvents: 1,
-        }, pid, cpu, `perf_event ${name} on ${where}`);
-      } catch (e) {
-        const errno = (e as { errno?: number }).errno;
-        if (errno === Errno.ENOENT || errno === Errno.EOPNOTSUPP || (errno === 19 /* ENODEV */)) {
-          throw new NotSupportedError(`perf event ${name}`, {
-            hint: type === PerfType.HARDWARE ? "this CPU or VM exposes no hardware counter for it (virtual machines often have no PMU); use the software event cpu-clock instead" : "the kernel has no such event",
-            cause: e,
-          });
+      const open = () => {
+        try {
+          return perfEventOpen({
+            type, config, sampleFreq: opts.frequency !== undefined ? BigInt(Math.round(opts.frequency)) : undefined,
+            samplePeriod: opts.period, wakeupEvents: 1,
+          }, pid, cpu, `perf_event ${name} on ${where}`);
+        } catch (e) {
+          const errno = (e as { errno?: number }).errno;
+          if (errno === Errno.ENOENT || errno === Errno.EOPNOTSUPP || (errno === 19 /* ENODEV */)) {
+            throw new NotSupportedError(`perf event ${name}`, {
+              hint: type === PerfType.HARDWARE ? "this CPU or VM exposes no hardware counter for it (virtual machines often have no PMU); use the software event cpu-clock instead" : "the kernel has no such event",
+              cause: e,
+            });
+          }
+          if (errno === Errno.EINVAL && opts.frequency !== undefined) {
+            throw new ArgumentError(`attach perf_event ${prog.name}: the kernel refused ${opts.frequency} Hz (above kernel.perf_event_max_sample_rate?)`, { cause: e });
+          }
+          throw e;
         }
-        if (errno === Errno.EINVAL && opts.frequency !== undefined) {
-          throw new ArgumentError(`attach perf_event ${prog.name}: the kernel refused ${opts.frequency} Hz (above kernel.perf_event_max_sample_rate?)`, { cause: e });
-        }
-        throw e;
-      }
-      links.push({ cpu, link: attachPerfEvent(prog, perf, "perf_event", `${name} ${where}`, { cookie: opts.cookie }) });
+      };
+      links.push(attachPerfEvent(prog, open, "perf_event", `${name} ${where}`, { cookie: opts.cookie, pid, cpu }));
     }
   } catch (e) {
-    closeAll();
+    for (const l of links) l.close();
     throw e;
   }
   const rate = opts.frequency !== undefined ? `${opts.frequency} Hz` : `every ${opts.period} events`;
-  const res = new PerfEventLinks({
+  return new PerfEventLinks({
     kind: "perf_event", target: `${name} at ${rate} on ${pid > 0 ? `pid ${pid}` : `${links.length} CPU(s)`}`,
-    mechanism: `${links.length} × ${links[0]?.link.mechanism ?? "perf_event"}`, onClose: closeAll,
+    mechanism: `${links.length} × ${links[0]?.mechanism ?? "perf_event"}`, links,
+    names: links.map((l) => (l.cpu < 0 ? `pid${pid}` : `cpu${l.cpu}`)),
   });
-  res.links.push(...links);
-  return res;
 }

@@ -14,7 +14,7 @@ import { tracefs } from "../sys/fs.js";
 import { PerfIoctl, PerfType, perfEventOpen, perfIoctl } from "../sys/perf.js";
 import { AttachType, ProgramType } from "../spec/kernel-enums.js";
 import type { Program } from "../prog/program.js";
-import { Link, isLinkUnsupported } from "./link.js";
+import { Link, isLinkUnsupported, type LinkParts } from "./link.js";
 import type { FD } from "../sys/fd.js";
 
 /** The numeric id of a tracepoint from tracefs (`events/<category>/<name>/id`). */
@@ -39,19 +39,27 @@ function tracefsFormatPath(target: string): string {
   }
 }
 
-/**
- * Attaches a program to a perf event fd: bpf_link first, PERF_EVENT_IOC_SET_BPF as the fallback.
- * Takes ownership of `perf`.
- */
-export function attachPerfEvent(prog: Program, perf: FD, kind: string, target: string, opts: { cookie?: bigint; via?: string; onClose?: () => void } = {}): Link {
-  const { cookie, onClose } = opts;
-  const via = opts.via ? `${opts.via} + ` : "";
+/** Options for {@link attachPerfEvent}. */
+export interface PerfAttachOptions {
+  /** A value the program reads with bpf_get_attach_cookie() (bpf_link only). */
+  cookie?: bigint;
+  /** How the perf event was made, put before the attach mechanism, e.g. `uprobe PMU`. */
+  via?: string;
+  /** The perf event's pid and cpu arguments (-1: any), recorded on the link. Default -1 and 0. */
+  pid?: number;
+  cpu?: number;
+  /** Clean-up after the descriptors are closed (see LinkParts.afterClose). */
+  afterClose?: (link: Link) => void;
+}
+
+/** Attaches `prog` to the open perf event `perf`: a bpf_link, else PERF_EVENT_IOC_SET_BPF. Closes `perf` on failure. */
+function attachToPerfFd(prog: Program, perf: FD, kind: string, target: string, cookie: bigint | undefined): { linkFd?: FD; how: string } {
   try {
-    const link = linkCreate({
+    const linkFd = linkCreate({
       progFd: prog.fd.value, targetFd: perf.value, attachType: AttachType.PERF_EVENT,
       extra: cookie ? (a) => a.u64(16, cookie) : undefined,
     }, `${kind} ${target}`);
-    return new Link({ kind, target, mechanism: `${via}bpf_link(perf_event)`, linkFd: link, owned: [perf], onClose });
+    return { linkFd, how: "bpf_link(perf_event)" };
   } catch (e) {
     if (!isLinkUnsupported(e)) {
       perf.close();
@@ -68,7 +76,59 @@ export function attachPerfEvent(prog: Program, perf: FD, kind: string, target: s
     perf.close();
     throw e;
   }
-  return new Link({ kind, target, mechanism: `${via}perf_event ioctl`, owned: [perf], onClose });
+  return { how: "perf_event ioctl" };
+}
+
+/**
+ * A program on a perf event (tracepoint, kprobe, uprobe, sampling event). `pid` and `cpu` are
+ * the perf event's (-1: any).
+ */
+export class PerfEventLink extends Link {
+  readonly pid: number;
+  readonly cpu: number;
+  readonly #open: () => FD;
+  readonly #cookie: bigint | undefined;
+  #progId: number | undefined;
+
+  constructor(p: LinkParts & { pid: number; cpu: number; open: () => FD; cookie?: bigint; progId?: number }) {
+    super(p);
+    this.pid = p.pid;
+    this.cpu = p.cpu;
+    this.#open = p.open;
+    this.#cookie = p.cookie;
+    this.#progId = p.progId;
+  }
+
+  /**
+   * Puts `program` on this event. The kernel cannot update a perf event's program in place (no
+   * BPF_LINK_UPDATE for perf links, a second PERF_EVENT_IOC_SET_BPF is EEXIST), so a new perf
+   * event with the same attributes gets `program` and the old one is closed after: no event is
+   * missed, but for that moment both programs may run.
+   */
+  override update(program: Program): void {
+    if (this.closed) throw new ArgumentError(`update ${this.kind} link ${this.target}: the link is closed`);
+    const perf = this.#open();
+    const { linkFd } = attachToPerfFd(program, perf, this.kind, this.target, this.#cookie);
+    this.#progId = linkFd ? undefined : program.info().id;
+    this.replaceDescriptors(linkFd, [perf]);
+  }
+
+  override attachedProgramId(): number | undefined {
+    return this.linkFd ? super.attachedProgramId() : this.closed ? undefined : this.#progId;
+  }
+}
+
+/**
+ * Attaches a program to the perf event `open()` opens (called again by update()): bpf_link
+ * first, PERF_EVENT_IOC_SET_BPF as the fallback.
+ */
+export function attachPerfEvent(prog: Program, open: () => FD, kind: string, target: string, opts: PerfAttachOptions = {}): PerfEventLink {
+  const perf = open();
+  const { linkFd, how } = attachToPerfFd(prog, perf, kind, target, opts.cookie);
+  return new PerfEventLink({
+    kind, target, mechanism: `${opts.via ? `${opts.via} + ` : ""}${how}`, linkFd, owned: [perf], afterClose: opts.afterClose,
+    pid: opts.pid ?? -1, cpu: opts.cpu ?? 0, open, cookie: opts.cookie, progId: linkFd ? undefined : prog.info().id,
+  });
 }
 
 /** Attaches a tracepoint program. Throws BpfError(E_NO_TRACEPOINT) when the tracepoint does not exist. */
@@ -77,6 +137,6 @@ export function attachTracepoint(prog: Program, category: string, name: string, 
     throw new ArgumentError(`attach tracepoint ${category}/${name}: program ${prog.name} is not a tracepoint program (put it in SEC("tracepoint/${category}/${name}"))`);
   }
   const id = tracepointId(category, name);
-  const perf = perfEventOpen({ type: PerfType.TRACEPOINT, config: BigInt(id), samplePeriod: 1n, wakeupEvents: 1 }, -1, 0, `tracepoint ${category}/${name}`);
-  return attachPerfEvent(prog, perf, "tracepoint", `${category}/${name}`, { cookie: opts.cookie });
+  const open = () => perfEventOpen({ type: PerfType.TRACEPOINT, config: BigInt(id), samplePeriod: 1n, wakeupEvents: 1 }, -1, 0, `tracepoint ${category}/${name}`);
+  return attachPerfEvent(prog, open, "tracepoint", `${category}/${name}`, { cookie: opts.cookie });
 }

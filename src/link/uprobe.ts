@@ -12,14 +12,15 @@
  * using m = attachUprobeMulti(obj.programs.any_str, "libc.so.6", "str*");
  * ```
  */
-import { appendFileSync, existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { basename } from "node:path";
 import { ArgumentError, BpfError, Errno, NotSupportedError } from "../errors.js";
 import { cstring, linkCreate } from "../sys/bpf.js";
-import { tracefs } from "../sys/fs.js";
-import { PerfType, perfEventOpen } from "../sys/perf.js";
+import { perfEventOpen } from "../sys/perf.js";
 import { AttachType, ProgramType } from "../spec/kernel-enums.js";
 import type { Program } from "../prog/program.js";
-import { Link, isLinkUnsupported } from "./link.js";
+import { Link, LinkGroup, isLinkUnsupported } from "./link.js";
+import { defineProbeEvent } from "./probe-events.js";
 import { attachPerfEvent } from "./tracepoint.js";
 import { kernelHasSymbol } from "./kallsyms.js";
 import { functionSymbols, globMatch, openBinary, resolveBinaryPath, symbolFileOffset, addressToOffset } from "./elf-symbols.js";
@@ -38,12 +39,17 @@ export interface UprobeOptions {
   cookie?: bigint;
   /** File offset of a USDT-style semaphore (u16) the kernel increments while attached (Linux 4.20+). */
   refCtrOffset?: bigint;
+  /**
+   * `auto` (default): the uprobe perf PMU, tracefs uprobe_events where the kernel has no PMU.
+   * `pmu` or `tracefs` force one.
+   */
+  mechanism?: "auto" | "pmu" | "tracefs";
 }
 
-function uprobesMissing(what: string, cause?: unknown): NotSupportedError {
+function uprobesMissing(what: string, cause?: unknown, has = "neither the uprobe perf PMU nor tracefs uprobe_events"): NotSupportedError {
   return new NotSupportedError(`uprobes (attaching to ${what})`, {
     kernelConfig: "CONFIG_UPROBES (and CONFIG_UPROBE_EVENTS)",
-    hint: "This kernel has neither the uprobe perf PMU nor tracefs uprobe_events",
+    hint: `This kernel has ${has}`,
     cause,
   });
 }
@@ -57,8 +63,6 @@ function pmuFormatBit(name: string, fallback: number): number {
     return fallback;
   }
 }
-
-let legacyCounter = 0;
 
 /** A resolved uprobe location: the file to probe and the byte offset in it. */
 export interface UprobeTarget {
@@ -104,57 +108,49 @@ export function attachUprobeAt(prog: Program, t: UprobeTarget, opts: Omit<Uprobe
   const label = opts.pid ? `${t.label} (pid ${opts.pid})` : t.label;
   const pid = opts.pid && opts.pid > 0 ? opts.pid : -1;
   const cpu = pid > 0 ? -1 : 0;
-  if (existsSync(`${PMU_DIR}/type`)) {
+  const mechanism = opts.mechanism ?? "auto";
+  if (mechanism !== "auto" && mechanism !== "pmu" && mechanism !== "tracefs") throw new ArgumentError(`attach ${kind} ${label}: mechanism must be auto, pmu or tracefs, not ${String(mechanism)}`);
+  const hasPmu = existsSync(`${PMU_DIR}/type`);
+  if (mechanism === "pmu" && !hasPmu) throw uprobesMissing(label, undefined, `no uprobe perf PMU (${PMU_DIR}); leave mechanism at "auto" to use tracefs uprobe_events`);
+  const refused = (e: unknown): unknown => {
+    const errno = (e as { errno?: number }).errno;
+    if (errno === Errno.ESRCH) return new BpfError("E_NO_PROCESS", `attach ${kind} ${label}: no process ${opts.pid}`, { cause: e });
+    if (errno === Errno.EINVAL && opts.refCtrOffset) {
+      return new BpfError("E_SYSCALL", `attach ${kind} ${label}: the kernel refused the semaphore (ref_ctr_offset 0x${opts.refCtrOffset.toString(16)}); kernels before 4.20 cannot maintain USDT semaphores, and all probes of one offset must use the same one`, { cause: e });
+    }
+    return e;
+  };
+  if (hasPmu && mechanism !== "tracefs") {
     const pmu = Number(readFileSync(`${PMU_DIR}/type`, "utf8").trim());
     let config = opts.retprobe ? 1n << BigInt(pmuFormatBit("retprobe", 0)) : 0n;
     if (opts.refCtrOffset) config |= opts.refCtrOffset << BigInt(pmuFormatBit("ref_ctr_offset", 32));
-    let perf;
-    try {
-      perf = perfEventOpen({ type: pmu, config, config1String: t.path, config2: t.offset, samplePeriod: 1n, wakeupEvents: 1 }, pid, cpu, `${kind} ${label}`);
-    } catch (e) {
-      const errno = (e as { errno?: number }).errno;
-      if (errno === Errno.ESRCH) throw new BpfError("E_NO_PROCESS", `attach ${kind} ${label}: no process ${opts.pid}`, { cause: e });
-      if (errno === Errno.EINVAL && opts.refCtrOffset) {
-        throw new BpfError("E_SYSCALL", `attach ${kind} ${label}: the kernel refused the semaphore (ref_ctr_offset 0x${opts.refCtrOffset.toString(16)}); kernels before 4.20 cannot maintain USDT semaphores, and all probes of one offset must use the same one`, { cause: e });
+    const open = () => {
+      try {
+        return perfEventOpen({ type: pmu, config, config1String: t.path, config2: t.offset, samplePeriod: 1n, wakeupEvents: 1 }, pid, cpu, `${kind} ${label}`);
+      } catch (e) {
+        throw refused(e);
       }
-      throw e;
-    }
-    return attachPerfEvent(prog, perf, kind, label, { cookie: opts.cookie, via: "uprobe PMU" });
+    };
+    return attachPerfEvent(prog, open, kind, label, { cookie: opts.cookie, via: "uprobe PMU", pid, cpu });
   }
-  return attachLegacyUprobe(prog, t, kind, label, pid, opts);
-}
-
-function attachLegacyUprobe(prog: Program, t: UprobeTarget, kind: string, label: string, pid: number, opts: Omit<UprobeOptions, "offset">): Link {
-  let root: string;
-  try {
-    root = tracefs();
-  } catch (e) {
-    throw uprobesMissing(label, e);
-  }
-  const events = `${root}/uprobe_events`;
-  if (!existsSync(events)) throw uprobesMissing(label);
+  // tracefs uprobe_events (kernels without the PMU, or forced).
   if (/\s/.test(t.path)) throw new ArgumentError(`attach ${kind} ${label}: tracefs uprobe_events cannot name a path with spaces`);
-  const name = `tsbpf_${process.pid}_${legacyCounter++}`;
   const ref = opts.refCtrOffset ? `(0x${opts.refCtrOffset.toString(16)})` : "";
-  const def = `${opts.retprobe ? "r" : "p"}:uprobes/${name} ${t.path}:0x${t.offset.toString(16)}${ref}`;
-  try {
-    appendFileSync(events, `${def}\n`);
-  } catch (e) {
-    throw new BpfError("E_SYSCALL", `attach ${kind} ${label} through ${events}: the kernel refused "${def}" (${(e as Error).message})`, { cause: e });
-  }
-  const remove = () => {
+  const ev = defineProbeEvent("uprobe", !!opts.retprobe, `${t.path}:0x${t.offset.toString(16)}${ref}`, basename(t.path), {
+    missing: (cause) => uprobesMissing(label, cause, mechanism === "tracefs" ? "no tracefs uprobe_events" : undefined),
+    refused: (def, e, file) => new BpfError("E_SYSCALL", `attach ${kind} ${label} through ${file}: the kernel refused "${def}" (${e.message})`, { cause: e }),
+  });
+  const open = () => {
     try {
-      appendFileSync(events, `-:uprobes/${name}\n`);
-    } catch {
-      /* already gone */
+      return ev.open(pid, cpu, `${kind} ${label}`);
+    } catch (e) {
+      throw refused(e);
     }
   };
   try {
-    const id = Number(readFileSync(`${root}/events/uprobes/${name}/id`, "utf8").trim());
-    const perf = perfEventOpen({ type: PerfType.TRACEPOINT, config: BigInt(id), samplePeriod: 1n, wakeupEvents: 1 }, pid, pid > 0 ? -1 : 0, `${kind} ${label}`);
-    return attachPerfEvent(prog, perf, kind, label, { cookie: opts.cookie, via: "tracefs uprobe_events", onClose: remove });
+    return attachPerfEvent(prog, open, kind, label, { cookie: opts.cookie, via: `tracefs uprobe_events (${ev.event})`, pid, cpu, afterClose: (l) => ev.remove(l) });
   } catch (e) {
-    remove();
+    ev.remove();
     throw e;
   }
 }
@@ -189,7 +185,8 @@ export function resolveUprobeFunctions(binary: string, funcs: string | string[])
 /**
  * Attaches one program to many functions of one binary. A program loaded as `uprobe.multi`
  * (SEC("uprobe.multi/...")) gets one BPF_TRACE_UPROBE_MULTI link (Linux 6.6+, NotSupportedError
- * before); a plain uprobe program gets one uprobe link per function, grouped in the returned Link.
+ * before); a plain uprobe program gets one uprobe link per function, grouped in the returned
+ * {@link LinkGroup} (its `links`, pinned as one file per function).
  */
 export function attachUprobeMulti(prog: Program, binary: string, funcs: string | string[], opts: UprobeMultiOptions = {}): Link {
   if (prog.type !== ProgramType.KPROBE) throw new ArgumentError(`attach uprobe.multi ${binary}: program ${prog.name} is not a uprobe program`);
@@ -200,7 +197,8 @@ export function attachUprobeMulti(prog: Program, binary: string, funcs: string |
   const kind = opts.retprobe ? "uretprobe.multi" : "uprobe.multi";
   const label = `${path}:${typeof funcs === "string" ? funcs : names.join(",")}${opts.pid ? ` (pid ${opts.pid})` : ""}`;
   if (prog.expectedAttachType !== AttachType.TRACE_UPROBE_MULTI) {
-    return groupLinks(kind, label, "uprobe links (one per function)", names.map((n, i) => attachUprobeAt(prog, { path, offset: offsets[i]!, label: `${path}:${n}` }, { retprobe: opts.retprobe, pid: opts.pid, cookie: opts.cookies?.[i] })));
+    const links = attachEach(names, (n, i) => attachUprobeAt(prog, { path, offset: offsets[i]!, label: `${path}:${n}` }, { retprobe: opts.retprobe, pid: opts.pid, cookie: opts.cookies?.[i] }));
+    return groupLinks(kind, label, "uprobe links (one per function)", links, names);
   }
   const pathBuf = cstring(path);
   const offs = new BigUint64Array(offsets);
@@ -224,14 +222,21 @@ export function attachUprobeMulti(prog: Program, binary: string, funcs: string |
   }
 }
 
-/** A Link that owns several links (fallbacks that need one link per target). */
-export function groupLinks(kind: string, target: string, mechanism: string, links: Link[]): Link {
-  return new Link({
-    kind, target, mechanism: `${links.length} ${mechanism}${links[0] ? ` via ${links[0].mechanism}` : ""}`,
-    onClose: () => {
-      for (const l of links) l.close();
-    },
-  });
+/** Attaches one link per name; on a failure closes the ones made and rethrows. */
+export function attachEach(names: string[], attach: (name: string, index: number) => Link): Link[] {
+  const links: Link[] = [];
+  try {
+    names.forEach((n, i) => links.push(attach(n, i)));
+  } catch (e) {
+    for (const l of links) l.close();
+    throw e;
+  }
+  return links;
+}
+
+/** A LinkGroup of links made one per target by a fallback; `names` name the members (functions). */
+export function groupLinks(kind: string, target: string, mechanism: string, links: Link[], names?: string[]): LinkGroup {
+  return new LinkGroup({ kind, target, mechanism: `${links.length} ${mechanism}${links[0] ? ` via ${links[0].mechanism}` : ""}`, links, names });
 }
 
 /**

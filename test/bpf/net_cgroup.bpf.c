@@ -5,8 +5,9 @@
  * cg_ingress (cgroup_skb/ingress) adds one to counts[0] for every IPv4/UDP
  * packet delivered to a socket of the cgroup whose destination port is
  * target_port; cg_egress (cgroup_skb/egress) adds to counts[1] for every such
- * packet a socket of the cgroup sends. The packet starts at the IP header.
- * Both return 1 (allow).
+ * packet a socket of the cgroup sends; cg_egress_b (cgroup_skb/egress) does
+ * the same into counts[2], for tests with two programs on one hook. The packet
+ * starts at the IP header. All return 1 (allow).
  */
 #include <linux/bpf.h>
 #include <linux/ip.h>
@@ -21,7 +22,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__type(key, __u32);
 	__type(value, __u64);
-	__uint(max_entries, 2);
+	__uint(max_entries, 3);
 } counts SEC(".maps");
 
 static __always_inline void count_if_target(struct __sk_buff *skb, __u32 slot)
@@ -52,6 +53,13 @@ SEC("cgroup_skb/egress")
 int cg_egress(struct __sk_buff *skb)
 {
 	count_if_target(skb, 1);
+	return 1;
+}
+
+SEC("cgroup_skb/egress")
+int cg_egress_b(struct __sk_buff *skb)
+{
+	count_if_target(skb, 2);
 	return 1;
 }
 

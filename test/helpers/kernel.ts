@@ -6,7 +6,7 @@
  */
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { readdirSync, readlinkSync, existsSync, mkdirSync } from "node:fs";
+import { readdirSync, readlinkSync, existsSync, mkdirSync, rmSync } from "node:fs";
 import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -74,17 +74,43 @@ export function repoPath(...parts: string[]): string {
   return join(repoRoot, ...parts);
 }
 
+/** Helper binaries this process compiled: deleted when it exits (and only those). */
+const built = new Set<string>();
+process.on("exit", () => {
+  for (const f of built) rmSync(f, { force: true });
+});
+
+/**
+ * Compiles test/helpers/`source` with the system C compiler into `<tmp>/tsbpf-test-<uid>/<name>-<pid>`,
+ * which is deleted when this process exits. Throws with the compiler's output.
+ */
+export function buildHelper(source: string, name: string): string {
+  const dir = join(tmpdir(), `tsbpf-test-${process.getuid?.() ?? 0}`);
+  mkdirSync(dir, { recursive: true });
+  const out = join(dir, `${name}-${process.pid}`);
+  built.add(out);
+  try {
+    execFileSync("cc", ["-O2", "-o", out, repoPath("test", "helpers", source)], { stdio: "pipe" });
+  } catch (e) {
+    rmSync(out, { force: true });
+    built.delete(out);
+    throw new Error(`build test/helpers/${source}: ${String((e as { stderr?: Buffer }).stderr ?? e)}`, { cause: e });
+  }
+  return out;
+}
+
+/** The helper binaries this process compiled and has not deleted yet. */
+export function builtHelpers(): string[] {
+  return [...built];
+}
+
 let syscallerPath: string | undefined;
 /** Builds (once per process) the syscaller test helper with the system C compiler. */
 export function syscaller(): string {
   if (syscallerPath) return syscallerPath;
   // The VM runner builds it on the host and passes it in (compiling in the guest is slow).
   if (process.env.TSBPF_SYSCALLER) return (syscallerPath = process.env.TSBPF_SYSCALLER);
-  const dir = join(tmpdir(), `tsbpf-test-${process.getuid?.() ?? 0}`);
-  mkdirSync(dir, { recursive: true });
-  const out = join(dir, `syscaller-${process.pid}`);
-  execFileSync("cc", ["-O2", "-o", out, repoPath("test", "helpers", "syscaller.c")]);
-  return (syscallerPath = out);
+  return (syscallerPath = buildHelper("syscaller.c", "syscaller"));
 }
 
 /** A started syscaller child: its pid, and `go()` which lets it run and resolves with its exit code. */
@@ -127,4 +153,31 @@ async function spawnSyscaller(args: string[], release: (child: ChildProcessWitho
       release(child);
     }),
   };
+}
+
+/** A path under /sys/fs/bpf for this process's pins (remove it in the test's finally). */
+export function bpffsPath(name: string): string {
+  return `/sys/fs/bpf/tsbpf-test-${process.pid}-${name}`;
+}
+
+/**
+ * Resolves once the kernel no longer has any of the links `ids` (after their last pin and
+ * descriptor are gone the kernel frees a link asynchronously); rejects after `ms`.
+ */
+export async function linksGone(ids: number[], ms = 5000): Promise<void> {
+  const { Cmd, getFdById } = await import("../../src/sys/bpf.js");
+  const end = Date.now() + ms;
+  for (;;) {
+    const alive = ids.filter((id) => {
+      try {
+        getFdById(Cmd.LINK_GET_FD_BY_ID, id, "link").close();
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    if (alive.length === 0) return;
+    if (Date.now() > end) throw new Error(`links ${alive.join(", ")} still exist ${ms} ms after their pins were removed`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
 }

@@ -229,6 +229,13 @@ export class TestCgroup {
     return new TestCgroup(path);
   }
 
+  /** Creates a cgroup below this one (remove it with its close() before this one's). */
+  subgroup(name: string): TestCgroup {
+    const path = join(this.path, name);
+    mkdirSync(path);
+    return new TestCgroup(path);
+  }
+
   /** Moves process `pid` into this cgroup. */
   add(pid: number): void {
     writeFileSync(join(this.path, "cgroup.procs"), String(pid));

@@ -1,29 +1,22 @@
 /**
  * The uprobe_target test binary (test/helpers/uprobe_target.c): built once per process with the
- * system C compiler (it needs <sys/sdt.h> from systemtap-sdt-dev), started as a child that waits
- * for "go" before making its calls.
+ * system C compiler (it needs <sys/sdt.h> from systemtap-sdt-dev) and deleted when the process
+ * exits, started as a child that waits for "go" before making its calls.
  */
-import { execFileSync, spawn } from "node:child_process";
-import { mkdirSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { repoPath } from "./kernel.js";
+import { spawn } from "node:child_process";
+import { buildHelper } from "./kernel.js";
 
 let built: string | undefined;
 
 /** Path of the compiled uprobe_target (built on first use). */
 export function uprobeTarget(): string {
   if (built) return built;
-  const dir = join(tmpdir(), `tsbpf-test-${process.getuid?.() ?? 0}`);
-  mkdirSync(dir, { recursive: true });
-  const out = join(dir, `uprobe_target-${process.pid}`);
   try {
-    execFileSync("cc", ["-O2", "-o", out, repoPath("test", "helpers", "uprobe_target.c")], { stdio: "pipe" });
+    return (built = buildHelper("uprobe_target.c", "uprobe_target"));
   } catch (e) {
-    const err = String((e as { stderr?: Buffer }).stderr ?? e);
-    throw new Error(`build test/helpers/uprobe_target.c: ${err.includes("sdt.h") ? "<sys/sdt.h> is missing: install systemtap-sdt-dev (scripts/setup.sh)" : err}`);
+    const err = (e as Error).message;
+    throw new Error(err.includes("sdt.h") ? "build test/helpers/uprobe_target.c: <sys/sdt.h> is missing: install systemtap-sdt-dev (scripts/setup.sh)" : err, { cause: e });
   }
-  return (built = out);
 }
 
 /** A started uprobe_target: its pid, and go() which lets it run and resolves with its exit code and output. */

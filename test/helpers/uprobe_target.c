@@ -4,6 +4,7 @@
  *   uprobe_target N
  * does, N times each:
  *   - uprobe_target_add(i, 1000), a non-inlined function in this binary (returns i + 1000);
+ *   - second_target(i), another one (returns i * 3);
  *   - getpid() through the C library (a call into libc.so.6's getpid, not the raw syscall);
  *   - the USDT probe tsbpf:tick(i, i * 2), unconditionally (its semaphore is not checked);
  *   - the USDT probe tsbpf:guarded(i), which fires only while its semaphore is non-zero, i.e.
@@ -25,6 +26,11 @@ __attribute__((noinline, used)) int uprobe_target_add(int a, int b) {
   return a + b;
 }
 
+__attribute__((noinline, used)) int second_target(int a) {
+  __asm__ volatile("" ::: "memory");
+  return a * 3;
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) return 2;
   long n = atol(argv[1]);
@@ -35,6 +41,7 @@ int main(int argc, char **argv) {
   fflush(stdout);
   if (!fgets(line, sizeof line, stdin)) return 3;
   for (long i = 0; i < n; i++) sink += uprobe_target_add((int)i, 1000);
+  for (long i = 0; i < n; i++) sink += second_target((int)i);
   for (long i = 0; i < n; i++) sink += getpid();
   for (long i = 0; i < n; i++) {
     long twice = i * 2;

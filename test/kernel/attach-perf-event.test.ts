@@ -32,7 +32,7 @@ ktest("perf_event: software cpu-clock at 1000 Hz samples every online CPU within
   assert.deepEqual(prof.links.map((l) => l.cpu), cpus);
   assert.equal(prof.kind, "perf_event");
   assert.match(prof.target, /^cpu-clock at 1000 Hz on \d+ CPU/);
-  const first = prof.links[0]!.link;
+  const first = prof.links[0]!;
   if (first.linkFd) {
     const d = linkDetails(first);
     assert.equal(d.kind, "perf_event");
@@ -50,7 +50,7 @@ ktest("perf_event: software cpu-clock at 1000 Hz samples every online CPU within
     assert.ok(n < 5000n, `CPU ${cpu} got ${n} samples in about a second at 1000 Hz`);
   }
   prof.close();
-  assert.ok(prof.links.every((l) => l.link.closed));
+  assert.ok(prof.links.every((l) => l.closed));
   // After close nothing more is counted.
   const after = cpus.map((c) => u64(samples.lookup(c)));
   await busy(200);

@@ -11,10 +11,11 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
+import { closeSync, existsSync, openSync, readSync, statfsSync } from "node:fs";
 import { ktest, repoPath, startSyscaller } from "../helpers/kernel.js";
-import { NotSupportedError, loadObject, openObject, loadCollection } from "../../src/index.js";
-import { attachFentry, attachFexit, attachFmodRet, attachFreplace, attachTracing, bpfLsmActive, kernelConfigOption, probeTrampolines, setAttachTarget, type TrampolineProbe } from "../../src/link/tracing.js";
+import { LinkGroup, NotSupportedError, loadObject, openObject, loadCollection } from "../../src/index.js";
+import { attachFentry, attachFexit, attachFmodRet, attachFreplace, attachTracing, bpfLsmActive, kernelConfigOption, moduleBtfFd, probeTrampolines, resolveAttachBtf, setAttachTarget, type TrampolineProbe } from "../../src/link/tracing.js";
+import { objGetInfoByFd } from "../../src/sys/bpf.js";
 import { attachLsm } from "../../src/link/lsm.js";
 import { attachKprobeMulti, attachKsyscall, ksyscallName } from "../../src/link/kprobe-multi.js";
 import { linkDetails } from "../../src/link/info.js";
@@ -170,6 +171,15 @@ gated(kprobeSkip, "kprobe.multi on vfs_read counts a child's reads (or falls bac
     const d = linkDetails(link);
     assert.equal(d.kind, "kprobe_multi");
     if (d.kind === "kprobe_multi") assert.equal(d.count, 1);
+  } else {
+    // The fallback: a group of one kprobe per function, whose members are the links.
+    assert.ok(link instanceof LinkGroup, link.mechanism);
+    assert.deepEqual(link.memberNames, ["vfs_read"]);
+    assert.deepEqual(link.links.map((l) => l.kind), ["kprobe"]);
+    // Members attached with PERF_EVENT_IOC_SET_BPF (6.1 refuses a perf bpf_link for a program
+    // loaded as kprobe.multi) have no link info; the group still knows its program.
+    assert.equal(link.attachedProgramId(), o.program("on_read_multi").info().id);
+    if (link.links[0]!.linkFd) assert.equal(link.info().members?.length, 1);
   }
   assert.equal(await child.go(), 0);
   assert.equal(o.variables.multi_reads!.get(), BigInt(n));
@@ -191,4 +201,55 @@ gated(trampolineSkip, "attachTracing is the generic form and refuses non-tracing
   using l = attachTracing(o.program("on_read_entry"));
   assert.equal(l.kind, "fentry");
   assert.throws(() => attachTracing(o.program("xdp_target")), /not a tp_btf, fentry/);
+});
+
+const OVERLAYFS_SUPER_MAGIC = 0x794c7630;
+const moduleSkip = trampolineSkip ?? (expectTrampolines || existsSync("/sys/kernel/btf/overlay") ? undefined : "the overlay module (and its BTF, /sys/kernel/btf/overlay) is not loaded");
+if (moduleSkip && !trampolineSkip) console.log(`# skipping fentry on a module function: ${moduleSkip}`);
+
+gated(moduleSkip, "fentry on a module function (overlay's ovl_read_iter), found in the module's BTF, by search and by module:func, counts this thread's reads of an overlayfs file", async () => {
+  const file = repoPath("package.json");
+  assert.equal(Number(statfsSync(file).type), OVERLAYFS_SUPER_MAGIC, `${file} is on overlayfs (the VM's root is an overlay)`);
+  const spec = await openObject(repoPath("test", "bpf", "attach_module.bpf.o"));
+  const target = resolveAttachBtf(spec.programs.on_ovl_read!)!;
+  try {
+    assert.equal(target.target, "overlay:ovl_read_iter", "not in vmlinux: found in the overlay module's BTF");
+    assert.ok(target.attachBtfObjFd, "loaded with attach_btf_obj_fd");
+  } finally {
+    target.close();
+  }
+  // The main thread's tid is the process id; libuv's threads have their own.
+  using o = loadCollection(spec, { constants: { target_tid: process.pid } });
+  const { links, skipped } = o.attachAll({ strict: true });
+  assert.deepEqual(skipped, []);
+  try {
+    assert.deepEqual(links.map((l) => [l.kind, l.mechanism]), [["fentry", "bpf_link(tracing)"], ["fentry", "bpf_link(tracing)"]]);
+    const overlayBtfId = (() => {
+      const fd = moduleBtfFd("overlay")!;
+      try {
+        const info = new Uint8Array(32);
+        objGetInfoByFd(fd.value, info, "BTF");
+        return new DataView(info.buffer).getUint32(12, true);
+      } finally {
+        fd.close();
+      }
+    })();
+    for (const l of links) {
+      const d = linkDetails(l);
+      assert.equal(d.kind, "tracing");
+      if (d.kind === "tracing") assert.equal(d.targetObjId, overlayBtfId, `${l.target}: the trampoline is on the overlay module's BTF object`);
+    }
+    const reads = 50;
+    const fd = openSync(file, "r");
+    try {
+      const buf = Buffer.alloc(16);
+      for (let i = 0; i < reads; i++) readSync(fd, buf, 0, buf.length, 0);
+    } finally {
+      closeSync(fd);
+    }
+    assert.equal(o.variables.ovl_reads!.get(), BigInt(reads));
+    assert.equal(o.variables.ovl_reads_named!.get(), BigInt(reads));
+  } finally {
+    for (const l of links) l.close();
+  }
 });

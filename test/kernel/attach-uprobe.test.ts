@@ -5,9 +5,10 @@
  * binaries, symbols and probes.
  */
 import assert from "node:assert/strict";
+import { existsSync, readFileSync } from "node:fs";
 import { ktest, repoPath } from "../helpers/kernel.js";
 import { startTarget, uprobeTarget } from "../helpers/uprobe-target.js";
-import { BpfError, loadObject, openObject, loadCollection } from "../../src/index.js";
+import { ArgumentError, BpfError, loadObject, openObject, loadCollection, tracefs } from "../../src/index.js";
 import { attachUprobe, attachUprobeMulti, resolveUprobeTarget, resolveUprobeFunctions } from "../../src/link/uprobe.js";
 import { attachUsdt, listUsdtProbes, UsdtLink, USDT_SPEC_SIZE } from "../../src/link/usdt.js";
 import { linkDetails } from "../../src/link/info.js";
@@ -204,4 +205,43 @@ ktest("errors: a missing symbol names the binary; a missing binary, library or U
   assert.throws(() => attachUprobe(o.program("on_add"), "libtsbpf-nothing.so.1", "f"), (e: unknown) => e instanceof BpfError && e.code === "E_NO_BINARY" && /LD_LIBRARY_PATH/.test(e.message));
   assert.throws(() => attachUsdt(o.program("on_tick"), uprobeTarget(), "tsbpf", "nope"), (e: unknown) => e instanceof BpfError && e.code === "E_NO_SYMBOL" && /it has tsbpf:tick, tsbpf:guarded|it has tsbpf:guarded, tsbpf:tick/.test(e.message));
   assert.throws(() => attachUsdt(o.program("on_tick"), "libc.so.6", "tsbpf", "tick"), (e: unknown) => e instanceof BpfError && e.code === "E_NO_SYMBOL");
+});
+
+ktest("mechanism tracefs: uprobe and uretprobe through uprobe_events fire N times, and close() removes both events", async () => {
+  const n = 40;
+  const child = await startTarget(n);
+  const events = `${tracefs()}/uprobe_events`;
+  const defined = () => readFileSync(events, "utf8").split("\n").filter(Boolean).map((l) => /^[pr]\d*:(\S+)/.exec(l)?.[1] ?? l);
+  using o = await loadObject(object, { constants: { target_tgid: child.pid }, programs: ["on_add", "on_add_ret"] });
+  const entry = attachUprobe(o.program("on_add"), uprobeTarget(), "uprobe_target_add", { mechanism: "tracefs" });
+  const ret = attachUprobe(o.program("on_add_ret"), uprobeTarget(), "uprobe_target_add", { mechanism: "tracefs", retprobe: true });
+  const names: string[] = [];
+  try {
+    for (const l of [entry, ret]) {
+      const m = /^tracefs uprobe_events \((uprobes\/tsbpf_\w+)\) \+ (bpf_link\(perf_event\)|perf_event ioctl)$/.exec(l.mechanism);
+      assert.ok(m, l.mechanism);
+      names.push(m[1]!);
+    }
+    assert.deepEqual(names.filter((e) => defined().includes(e)), names, "both events are in uprobe_events while attached");
+    const line = readFileSync(events, "utf8").split("\n").find((l) => l.includes(names[0]!))!;
+    assert.ok(line.includes(`${uprobeTarget()}:0x${symbolFileOffset(openBinary(uprobeTarget()), "uprobe_target_add").toString(16).padStart(16, "0")}`), line);
+    assert.equal((await child.go()).code, 0);
+    assert.equal(o.variables.add_calls!.get(), BigInt(n));
+    assert.equal(o.variables.add_arg_sum!.get(), BigInt((n * (n - 1)) / 2));
+    assert.equal(o.variables.ret_calls!.get(), BigInt(n));
+  } finally {
+    entry.close();
+    ret.close();
+  }
+  assert.deepEqual(names.filter((e) => defined().includes(e)), [], "close() removed the events from uprobe_events");
+  assert.equal(existsSync(`${tracefs()}/events/${names[0]}`), false);
+});
+
+ktest("mechanism pmu forces the uprobe PMU, and an unknown mechanism is an ArgumentError", async () => {
+  using o = await loadObject(object, { programs: ["on_add"] });
+  {
+    using l = attachUprobe(o.program("on_add"), uprobeTarget(), "uprobe_target_add", { mechanism: "pmu" });
+    assert.match(l.mechanism, /^uprobe PMU \+ /);
+  }
+  assert.throws(() => attachUprobe(o.program("on_add"), uprobeTarget(), "uprobe_target_add", { mechanism: "ioctl" as "pmu" }), (e: unknown) => e instanceof ArgumentError && /auto, pmu or tracefs/.test(e.message));
 });

@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { ktest, repoPath, startSyscaller } from "../helpers/kernel.js";
 import { loadObject, ProgramType } from "../../src/index.js";
 import { enableStats } from "../../src/sys/bpf.js";
@@ -47,4 +50,36 @@ ktest("without privileges, bpf() errors say which capability is missing", () => 
   assert.equal(out.errno, 1);
   assert.match(out.message, /create map t_eperm: BPF_MAP_CREATE failed: operation not permitted \(EPERM\)/);
   assert.match(out.message, /run as root, or grant CAP_BPF/);
+});
+
+ktest("compiled test helpers (syscaller, uprobe_target) are deleted when the process that built them exits, and nothing else is", () => {
+  const dir = join(tmpdir(), `tsbpf-test-${process.getuid?.() ?? 0}`);
+  mkdirSync(dir, { recursive: true });
+  // A file of the same naming scheme that this test's child did not create must stay.
+  const bystander = join(dir, `syscaller-hygiene-${process.pid}`);
+  writeFileSync(bystander, "not ours");
+  try {
+    const script = `
+      const { syscaller, builtHelpers } = await import(${JSON.stringify(repoPath("dist", "test", "helpers", "kernel.js"))});
+      const { uprobeTarget } = await import(${JSON.stringify(repoPath("dist", "test", "helpers", "uprobe-target.js"))});
+      const built = [syscaller(), uprobeTarget()];
+      const fs = await import("node:fs");
+      console.log(JSON.stringify({ built, listed: builtHelpers(), existed: built.map((f) => fs.existsSync(f)) }));
+    `;
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    delete env.TSBPF_SYSCALLER;
+    delete env.NODE_TEST_CONTEXT;
+    const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8", env });
+    assert.equal(r.status, 0, r.stderr);
+    const out = JSON.parse(r.stdout.trim().split("\n").pop()!) as { built: string[]; listed: string[]; existed: boolean[] };
+    assert.deepEqual(out.existed, [true, true], "both helpers were built");
+    assert.deepEqual(out.listed.sort(), [...out.built].sort());
+    for (const f of out.built) {
+      assert.ok(f.startsWith(dir + "/"), f);
+      assert.equal(existsSync(f), false, `${f} was left behind`);
+    }
+    assert.equal(readFileSync(bystander, "utf8"), "not ours", "a file the child did not create is untouched");
+  } finally {
+    rmSync(bystander, { force: true });
+  }
 });

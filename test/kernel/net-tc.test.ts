@@ -1,7 +1,8 @@
 /**
  * TC on a veth pair made by the test: ingress counts datagrams the peer namespace sends to the
- * host end, egress counts datagrams this process sends to the peer. Both mechanisms: tcx links
- * (this kernel has them) and the netlink clsact + cls_bpf fallback, forced.
+ * host end, egress counts datagrams this process sends to the peer. Both mechanisms: `auto` (tcx
+ * links on 6.6+, the netlink fallback on older kernels: the VM runs it on 6.1) and the netlink
+ * clsact + cls_bpf fallback, forced.
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -11,6 +12,7 @@ import { ArgumentError, loadObject } from "../../src/index.js";
 import { attachTc, listTcFilters } from "../../src/link/tc.js";
 import { attachProgram } from "../../src/collection/attach.js";
 import { NetlinkError } from "../../src/sys/net.js";
+import { kernelHasSymbol } from "../../src/link/kallsyms.js";
 
 const PORT = 40000 + (process.pid % 20000);
 const N = 17;
@@ -19,19 +21,36 @@ const tcObj = () => loadObject(repoPath("test", "bpf", "net_tc.bpf.o"), { consta
 const settle = () => new Promise((r) => setTimeout(r, 50));
 const qdiscs = (dev: string) => execFileSync("tc", ["qdisc", "show", "dev", dev], { encoding: "utf8" });
 
-ktest("tcx links: ingress and egress count exactly the datagrams that crossed, update() swaps", async () => {
+/** Whether this kernel has tcx links (Linux 6.6+): then `auto` must pick them, else the netlink fallback. */
+function kernelHasTcx(): boolean {
+  const has = kernelHasSymbol("tcx_link_attach");
+  assert.notEqual(has, undefined, "/proc/kallsyms must say whether the kernel has tcx");
+  return has!;
+}
+
+ktest("auto mechanism: tcx links where the kernel has them (6.6+), else clsact + cls_bpf; ingress and egress count exactly, update() swaps, close() detaches and cleans up", async () => {
   using veth = VethPair.create();
   using obj = await tcObj();
   const counts = obj.maps.counts!;
+  const tcx = kernelHasTcx();
+  console.log(`# this kernel ${tcx ? "has" : "lacks"} tcx: expecting ${tcx ? "bpf_link(tcx)" : "the netlink fallback"}`);
   {
     using ingress = attachTc(obj.programs.tc_count_ingress!, veth.hostIf, { direction: "ingress" });
     using egress = attachTc(obj.programs.tc_count_egress!, veth.hostIf, { direction: "egress" });
-    assert.equal(ingress.mechanism, "bpf_link(tcx)");
-    assert.equal(egress.mechanism, "bpf_link(tcx)");
-    assert.equal(ingress.info().typeName, "tcx");
+    const expected = tcx ? "bpf_link(tcx)" : "netlink(clsact+cls_bpf)";
+    assert.equal(ingress.mechanism, expected);
+    assert.equal(egress.mechanism, expected);
     assert.equal(ingress.target, `${veth.hostIf} ingress`);
-    assert.equal(ingress.priority, undefined);
-    assert.ok(!/clsact/.test(qdiscs(veth.hostIf)), "tcx needs no qdisc");
+    if (tcx) {
+      assert.equal(ingress.info().typeName, "tcx");
+      assert.equal(ingress.priority, undefined);
+      assert.ok(!/clsact/.test(qdiscs(veth.hostIf)), "tcx needs no qdisc");
+    } else {
+      assert.throws(() => ingress.info(), ArgumentError, "netlink filters have no bpf_link");
+      assert.ok(ingress.priority! > 0 && ingress.handle! > 0, "the kernel assigned a priority and handle");
+      assert.match(qdiscs(veth.hostIf), /clsact/);
+      assert.deepEqual(listTcFilters(veth.hostIf, "ingress").map((f) => [f.name, f.progId]), [["tc_count_ingress", obj.programs.tc_count_ingress!.info().id]]);
+    }
     await veth.sendFromPeer(PORT, N);
     await sendUdp(veth.peerIp, PORT, N + 3);
     await veth.sendFromPeer(PORT + 1, 4); // not counted
@@ -47,6 +66,8 @@ ktest("tcx links: ingress and egress count exactly the datagrams that crossed, u
   await veth.sendFromPeer(PORT, N);
   await settle();
   assert.equal(u64(counts.lookup(2)), BigInt(N), "closed links count nothing");
+  assert.deepEqual(listTcFilters(veth.hostIf, "ingress"), []);
+  assert.ok(!/clsact/.test(qdiscs(veth.hostIf)), "no qdisc is left behind");
 });
 
 ktest("netlink fallback (forced): clsact qdisc + cls_bpf filters count exactly, replace, and clean up", async () => {
@@ -123,7 +144,7 @@ ktest("attachProgram with explicit targets attaches xdp and tc sections (what at
     attachProgram(xdp.programs.xdp_count_a!, xdp.spec.programs.xdp_count_a!, { xdp: { iface: veth.hostIf, mode: "generic" } })!,
   ];
   try {
-    assert.deepEqual(links.map((l) => [l.kind, l.mechanism]), [["tc", "bpf_link(tcx)"], ["tc", "netlink(clsact+cls_bpf)"], ["xdp", "bpf_link(xdp)"]]);
+    assert.deepEqual(links.map((l) => [l.kind, l.mechanism]), [["tc", kernelHasTcx() ? "bpf_link(tcx)" : "netlink(clsact+cls_bpf)"], ["tc", "netlink(clsact+cls_bpf)"], ["xdp", "bpf_link(xdp)"]]);
     await veth.sendFromPeer(PORT, N);
     await sendUdp(veth.peerIp, PORT, 2);
     await settle();

@@ -3,7 +3,8 @@
  * namespace of the test's own; datagrams sent from the peer arrive at the host end's XDP hook.
  */
 import assert from "node:assert/strict";
-import { ktest, repoPath } from "../helpers/kernel.js";
+import { rmSync } from "node:fs";
+import { bpffsPath, ktest, linksGone, repoPath } from "../helpers/kernel.js";
 import { VethPair } from "../helpers/netns.js";
 import { ArgumentError, BpfError, loadObject } from "../../src/index.js";
 import { attachXdp, queryXdp } from "../../src/link/xdp.js";
@@ -15,7 +16,7 @@ const u64 = (b: Uint8Array | undefined) => (b ? new DataView(b.buffer, b.byteOff
 const netObj = () => loadObject(repoPath("test", "bpf", "net_xdp.bpf.o"), { constants: { target_port: PORT } });
 const settle = () => new Promise((r) => setTimeout(r, 50));
 
-ktest("XDP bpf_link: counts exactly the datagrams sent across, update() swaps the program, close() detaches", async () => {
+ktest("XDP auto mechanism (a bpf_link, Linux 5.9+): counts exactly the datagrams sent across, update() swaps the program, close() detaches", async () => {
   using veth = VethPair.create();
   using obj = await netObj();
   const a = obj.programs.xdp_count_a!;
@@ -127,6 +128,31 @@ ktest("XDP by interface index, explicit modes, and the errors for bad targets", 
   assert.throws(() => attachXdp(a, 0x7ffffff0), (e: unknown) => e instanceof BpfError && e.code === "E_NO_INTERFACE");
   using other = await loadObject(repoPath("test", "bpf", "net_socket.bpf.o"));
   assert.throws(() => attachXdp(other.programs.udp_filter!, veth.hostIf), ArgumentError);
+});
+
+ktest("pinned XDP link: stays attached after close(), detached when the pin is removed", async () => {
+  using veth = VethPair.create();
+  using obj = await netObj();
+  const counts = obj.maps.counts!;
+  const path = bpffsPath("xdp");
+  try {
+    const link = attachXdp(obj.programs.xdp_count_a!, veth.hostIf, { mode: "generic" });
+    const id = link.info().id;
+    link.pin(path);
+    link.close();
+    assert.equal(queryXdp(veth.hostIf).genericProgId, obj.programs.xdp_count_a!.info().id, "still attached after close()");
+    await veth.sendFromPeer(PORT, N);
+    await settle();
+    assert.equal(u64(counts.lookup(0)), BigInt(N), "and still counting");
+    rmSync(path);
+    await linksGone([id]);
+    assert.equal(queryXdp(veth.hostIf).attached, XdpAttached.NONE);
+    await veth.sendFromPeer(PORT, N);
+    await settle();
+    assert.equal(u64(counts.lookup(0)), BigInt(N));
+  } finally {
+    rmSync(path, { force: true });
+  }
 });
 
 ktest("the seed's xdp_counter counts at least every datagram sent across", async () => {

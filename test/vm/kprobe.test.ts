@@ -1,5 +1,6 @@
 /**
- * kprobe and kretprobe attachment, end to end through loadObject(...).attachAll().
+ * kprobe and kretprobe attachment, end to end through loadObject(...).attachAll(); both mechanisms
+ * (the kprobe PMU and tracefs kprobe_events, whose events close() must remove) and offsets.
  *
  * The CI host kernel has no CONFIG_KPROBES; `npm run test:vm` runs this file in a VM with Debian's
  * kernel, which has it, with TSBPF_EXPECT_KPROBES=1. Without kprobes and without that variable the
@@ -7,9 +8,10 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { ktest, repoPath, startSyscaller } from "../helpers/kernel.js";
-import { BpfError, MapType, ProgramType, attachKprobe, loadObject } from "../../src/index.js";
+import { ArgumentError, BpfError, MapType, ProgramType, attachKprobe, loadCollection, loadObject, openObject } from "../../src/index.js";
+import { kernelConfigOption } from "../../src/link/tracing.js";
 
 const object = repoPath("test", "bpf", "vm_kprobe.bpf.o");
 const u64 = (b: Uint8Array | undefined) => (b ? new DataView(b.buffer, b.byteOffset).getBigUint64(0, true) : undefined);
@@ -83,4 +85,76 @@ kprobeTest("an explicit kretprobe attach works, and a function that does not exi
   assert.equal(u64(counts.lookup(0)), 0n, "the entry probe was never attached");
   assert.equal(u64(counts.lookup(1)), 7n);
   assert.equal(u64(counts.lookup(2)), 7n);
+});
+
+/**
+ * An instruction boundary inside __x64_sys_getpid that every call passes: right after the
+ * 5-byte `call __fentry__` it starts with (after the 4-byte endbr64 on kernels built with IBT).
+ */
+function offsetAfterFentry(): number {
+  const ibt = kernelConfigOption("CONFIG_X86_KERNEL_IBT");
+  assert.ok(existsSync("/sys/kernel/tracing/available_filter_functions"), "the function tracer is on (the fentry call is there)");
+  return ibt === "y" ? 9 : 5;
+}
+
+const kprobeEvents = "/sys/kernel/tracing/kprobe_events";
+const definedKprobes = () => readFileSync(kprobeEvents, "utf8").split("\n").filter(Boolean).map((l) => /^[pr]\d*:(\S+)/.exec(l)?.[1] ?? l);
+
+kprobeTest("mechanism tracefs: kprobe and kretprobe through kprobe_events count exactly, and close() removes both events", async () => {
+  const calls = 40;
+  const child = await startSyscaller("getpid", String(calls));
+  using o = await loadObject(object, { constants: { target_tgid: child.pid } });
+  const entry = attachKprobe(o.program("on_getpid_entry"), "__x64_sys_getpid", { mechanism: "tracefs" });
+  const ret = attachKprobe(o.program("on_getpid_return"), "__x64_sys_getpid", { mechanism: "tracefs", retprobe: true });
+  const events: string[] = [];
+  try {
+    for (const l of [entry, ret]) {
+      const m = /^tracefs kprobe_events \((kprobes\/tsbpf_\w+)\) \+ bpf_link\(perf_event\)$/.exec(l.mechanism);
+      assert.ok(m, l.mechanism);
+      events.push(m[1]!);
+    }
+    assert.deepEqual(events.filter((e) => definedKprobes().includes(e)), events, "both events are defined while attached");
+    assert.equal(await child.go(), 0);
+    const counts = o.map("counts");
+    assert.equal(u64(counts.lookup(0)), BigInt(calls));
+    assert.equal(u64(counts.lookup(1)), BigInt(calls));
+    assert.equal(u64(counts.lookup(2)), BigInt(calls), "the kretprobe saw the return value");
+  } finally {
+    entry.close();
+    ret.close();
+  }
+  assert.deepEqual(events.filter((e) => definedKprobes().includes(e)), [], "close() removed them from kprobe_events");
+});
+
+kprobeTest("kprobe offsets: the offset option (PMU and tracefs) and a kprobe/<func>+<off> section count every call; an offset inside an instruction is E_PROBE_OFFSET", async () => {
+  const off = offsetAfterFentry();
+  const calls = 30;
+  const child = await startSyscaller("getpid", String(calls));
+  const spec = await openObject(object);
+  spec.programs.on_getpid_entry!.attachTo = `__x64_sys_getpid+${off}`;
+  using o = loadCollection(spec, { constants: { target_tgid: child.pid }, programs: ["on_getpid_entry"] });
+  const p = o.program("on_getpid_entry");
+  for (const mechanism of ["pmu", "tracefs"] as const) {
+    assert.throws(() => attachKprobe(p, "__x64_sys_getpid", { offset: 1, mechanism }), (e: unknown) => {
+      assert.ok(e instanceof BpfError && e.code === "E_PROBE_OFFSET", `${mechanism}: ${String(e)}`);
+      assert.match(e.message, /offset 1 is not the start of an instruction of __x64_sys_getpid/);
+      return true;
+    });
+  }
+  assert.throws(() => attachKprobe(p, "__x64_sys_getpid", { offset: off, retprobe: true }), ArgumentError);
+  const { links, skipped } = o.attachAll({ strict: true });
+  assert.deepEqual(skipped, []);
+  assert.deepEqual(links.map((l) => `${l.kind} ${l.target}`), [`kprobe __x64_sys_getpid+${off}`]);
+  assert.match(links[0]!.mechanism, /^kprobe PMU \+ /);
+  const viaTracefs = attachKprobe(p, "__x64_sys_getpid", { offset: off, mechanism: "tracefs" });
+  try {
+    assert.equal(viaTracefs.target, `__x64_sys_getpid+${off}`);
+    const event = /\((kprobes\/\w+)\)/.exec(viaTracefs.mechanism)![1]!;
+    assert.match(readFileSync(kprobeEvents, "utf8"), new RegExp(`^p:${event} __x64_sys_getpid\\+${off}$`, "m"));
+    assert.equal(await child.go(), 0);
+    assert.equal(u64(o.map("counts").lookup(0)), BigInt(2 * calls), "both probes at the offset fired on every call");
+  } finally {
+    viaTracefs.close();
+    for (const l of links) l.close();
+  }
 });
