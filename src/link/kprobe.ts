@@ -32,7 +32,9 @@ export interface KprobeOptions {
   cookie?: bigint;
   /**
    * `auto` (default): the kprobe perf PMU, tracefs kprobe_events where the kernel has no PMU.
-   * `pmu` or `tracefs` force one.
+   * `pmu` or `tracefs` force one. A tracefs event is removed by close() (which throws
+   * BpfError(E_PROBE_EVENT) if the kernel refuses); a pinned link keeps its event, named in
+   * `mechanism`, for whoever removes the pin to delete.
    */
   mechanism?: "auto" | "pmu" | "tracefs";
 }

@@ -41,7 +41,9 @@ export interface UprobeOptions {
   refCtrOffset?: bigint;
   /**
    * `auto` (default): the uprobe perf PMU, tracefs uprobe_events where the kernel has no PMU.
-   * `pmu` or `tracefs` force one.
+   * `pmu` or `tracefs` force one. A tracefs event is removed by close() (which throws
+   * BpfError(E_PROBE_EVENT) if the kernel refuses); a pinned link keeps its event, named in
+   * `mechanism`, for whoever removes the pin to delete.
    */
   mechanism?: "auto" | "pmu" | "tracefs";
 }

@@ -5,7 +5,7 @@
  * binaries, symbols and probes.
  */
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
+import { appendFileSync, existsSync, readFileSync } from "node:fs";
 import { ktest, repoPath } from "../helpers/kernel.js";
 import { startTarget, uprobeTarget } from "../helpers/uprobe-target.js";
 import { ArgumentError, BpfError, loadObject, openObject, loadCollection, tracefs } from "../../src/index.js";
@@ -14,6 +14,7 @@ import { attachUsdt, listUsdtProbes, UsdtLink, USDT_SPEC_SIZE } from "../../src/
 import { linkDetails } from "../../src/link/info.js";
 import { openBinary, symbolFileOffset } from "../../src/link/elf-symbols.js";
 import { kernelHasSymbol } from "../../src/link/kallsyms.js";
+import { PerfType, perfEventOpen } from "../../src/sys/perf.js";
 
 const object = repoPath("test", "bpf", "attach_uprobe.bpf.o");
 
@@ -244,4 +245,29 @@ ktest("mechanism pmu forces the uprobe PMU, and an unknown mechanism is an Argum
     assert.match(l.mechanism, /^uprobe PMU \+ /);
   }
   assert.throws(() => attachUprobe(o.program("on_add"), uprobeTarget(), "uprobe_target_add", { mechanism: "ioctl" as "pmu" }), (e: unknown) => e instanceof ArgumentError && /auto, pmu or tracefs/.test(e.message));
+});
+
+ktest("mechanism tracefs: when the event cannot be removed (another perf event uses it), close() reports it with the command to run", async () => {
+  using o = await loadObject(object, { programs: ["on_add"] });
+  const link = attachUprobe(o.program("on_add"), uprobeTarget(), "uprobe_target_add", { mechanism: "tracefs" });
+  const event = /\((uprobes\/\w+)\)/.exec(link.mechanism)![1]!;
+  const events = `${tracefs()}/uprobe_events`;
+  const id = Number(readFileSync(`${tracefs()}/events/${event}/id`, "utf8").trim());
+  // Someone else's perf event on the same probe keeps it busy.
+  const other = perfEventOpen({ type: PerfType.TRACEPOINT, config: BigInt(id), samplePeriod: 1n }, -1, 0, "another user of the probe");
+  try {
+    assert.throws(() => link.close(), (e: unknown) => {
+      assert.ok(e instanceof BpfError, String(e));
+      assert.equal(e.code, "E_PROBE_EVENT");
+      assert.ok(e.message.includes(`echo '-:${event}' >> ${events}`), e.message);
+      assert.match(e.message, /EBUSY/);
+      return true;
+    });
+    assert.ok(link.closed, "the link's own descriptors are closed all the same");
+    assert.ok(readFileSync(events, "utf8").includes(event), "the event is still defined");
+  } finally {
+    other.close();
+  }
+  appendFileSync(events, `-:${event}\n`); // what the message says to do
+  assert.ok(!readFileSync(events, "utf8").includes(event));
 });
