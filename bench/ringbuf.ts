@@ -3,7 +3,9 @@
  * through tsbpf (batch callback, batches() AsyncIterable, per-record AsyncIterable) and through C
  * libbpf (bench/c/ringbuf_consumer.c: ring_buffer__consume/poll, perf_buffer__consume/poll) in the same run, on the same map, with
  * the same producer (test/bpf/events_bench.bpf.c: a bpf_loop writing 64 records per getpid()
- * call of bench/c/ringbuf_producer). Every consumer reads the first 8 bytes of each record.
+ * call of bench/c/ringbuf_producer). Every consumer reads the first 8 bytes of each record. The
+ * drain is also measured through Go cilium/ebpf (bench/go `events`: Reader.ReadInto) and Python
+ * bcc (bench/python/events.py: its ring buffer and perf readers), each opening the map by id.
  *
  * Two measurements:
  *  - drain: the ring is filled while nobody reads (K records), then the consumer is timed until
@@ -30,6 +32,7 @@ import { parseArgs } from "node:util";
 import { loadObject, type BpfObject } from "../src/index.js";
 import { RingBuffer } from "../src/ringbuf/index.js";
 import { PerfBuffer } from "../src/perf/index.js";
+import { PY, bccEnv, buildGo, tryRun } from "./sides.js";
 
 const { values } = parseArgs({
   options: {
@@ -73,8 +76,8 @@ interface Config {
 }
 
 /** Spawns a helper that prints one line (pid or "ready") and waits for a line on stdin. */
-async function startHelper(cmd: string, args: string[]): Promise<{ child: ChildProcessWithoutNullStreams; first: string; out: Promise<string> }> {
-  const child = spawn(cmd, args, { stdio: "pipe" });
+async function startHelper(cmd: string, args: string[], env?: NodeJS.ProcessEnv): Promise<{ child: ChildProcessWithoutNullStreams; first: string; out: Promise<string> }> {
+  const child = spawn(cmd, args, { stdio: "pipe", env: env ?? process.env });
   let buf = "";
   let firstResolve!: (s: string) => void;
   const first = new Promise<string>((r) => (firstResolve = r));
@@ -156,18 +159,38 @@ async function tsDrain(o: BpfObject, c: Config, form: Form): Promise<number> {
   return got / (ns / 1e9);
 }
 
-async function cDrain(o: BpfObject, c: Config): Promise<number> {
+/**
+ * The other sides' drain consumers: each opens the map by id, prints "ready", waits for a line
+ * ending in the number of records produced, drains that many and prints one JSON line (the same
+ * for all three: bench/c/ringbuf_consumer.c, bench/go/main.go `events`, bench/python/events.py).
+ */
+type Other = "C" | "Go" | "Python";
+const others = new Map<Other, { cmd: string; args: (kind: Kind, id: number) => string[]; env?: NodeJS.ProcessEnv }>();
+const unavailable = new Map<Other, string>();
+others.set("C", { cmd: join(cDir, "ringbuf_consumer"), args: (k, id) => [k, "drain", String(id), "0", String(PERF_PAGES)] });
+{
+  const go = buildGo(root);
+  if ("error" in go) unavailable.set("Go", go.error);
+  else others.set("Go", { cmd: go.bin, args: (k, id) => ["events", k, String(id), String(PERF_PAGES)] });
+  const { env } = bccEnv();
+  const err = tryRun(PY, ["-c", "import bcc.libbcc"], { env });
+  if (err) unavailable.set("Python", `bcc cannot run (apt-get install python3-bpfcc): ${err}`);
+  else others.set("Python", { cmd: PY, args: (k, id) => [join(root, "bench", "python", "events.py"), k, String(id), String(PERF_PAGES)], env });
+}
+
+async function otherDrain(o: BpfObject, c: Config, side: Other): Promise<number> {
+  const how = others.get(side)!;
   const map = c.kind === "ringbuf" ? o.map("rb") : o.map("pb");
-  const h = await startHelper(join(cDir, "ringbuf_consumer"), [c.kind, "drain", String(map.info().id), "0", String(PERF_PAGES)]);
-  if (h.first !== "ready") throw new Error(`ringbuf_consumer said ${h.first}`);
+  const h = await startHelper(how.cmd, how.args(c.kind, map.info().id), how.env);
+  if (h.first !== "ready") throw new Error(`${side} consumer said ${h.first}`);
   const before = counters(o);
   await runProducer(o, ["calls", String(c.calls)]);
   const after = counters(o);
-  h.child.stdin.end("go\n");
+  const expect = after.produced - before.produced;
+  h.child.stdin.end(`go ${expect}\n`);
   const out = await h.out;
   const j = JSON.parse(out.trim().split("\n").pop()!) as { events: number; ns: number; cpu_ns: number; lost: number };
-  const expect = after.produced - before.produced;
-  if (j.events !== expect) throw new Error(`C ${c.kind} ${c.size}B drain: consumed ${j.events}, produced ${expect}`);
+  if (j.events !== expect) throw new Error(`${side} ${c.kind} ${c.size}B drain: consumed ${j.events}, produced ${expect}`);
   return j.events / ((cpuClock ? j.cpu_ns : j.ns) / 1e9);
 }
 
@@ -243,12 +266,21 @@ for (const c of configs) {
   o.attachAll({ strict: true });
   const modes: Array<"drain" | "live"> = values["no-live"] ? ["drain"] : ["drain", "live"];
   for (const mode of modes) {
-    const res = { batch: [] as number[], batches: [] as number[], iter: [] as number[], c: [] as number[] };
+    const res = { batch: [] as number[], batches: [] as number[], iter: [] as number[], c: [] as number[], go: [] as number[], py: [] as number[] };
     for (let r = -1; r < rounds; r++) {
-      if (r === 0) for (const k of ["c", "batch", "batches", "iter"] as const) res[k].length = 0; // round -1 warms up
+      if (r === 0) for (const k of ["c", "batch", "batches", "iter", "go"] as const) res[k].length = 0; // round -1 warms up
       const what = `${c.kind} ${c.size}B ${mode}`;
-      res.c.push(mode === "drain" ? await cDrain(o, c) : await cLive(o, c));
+      res.c.push(mode === "drain" ? await otherDrain(o, c, "C") : await cLive(o, c));
       log(what, "C", res.c.at(-1));
+      // Go and Python: drain only. Python (a ctypes callback per record, ~1 µs) runs once, in the first round.
+      if (mode === "drain" && others.has("Go")) {
+        res.go.push(await otherDrain(o, c, "Go"));
+        log(what, "Go", res.go.at(-1));
+      }
+      if (mode === "drain" && others.has("Python") && r === 0) {
+        res.py.push(await otherDrain(o, c, "Python"));
+        log(what, "Python", res.py.at(-1));
+      }
       for (const form of ["batch", "batches", "iter"] as const) {
         res[form].push(mode === "drain" ? await tsDrain(o, c, form) : await tsLive(o, c, form));
         log(what, form, res[form].at(-1));
@@ -259,11 +291,12 @@ for (const c of configs) {
     const it = median(res.iter);
     const cc = median(res.c);
     const m = (x: number) => (x / 1e6).toFixed(2);
-    rows.push([`${c.kind} ${c.size}B`, mode, m(b), m(bs), m(it), m(cc), (b / cc).toFixed(2), (bs / cc).toFixed(2), (it / cc).toFixed(2)]);
+    const opt = (xs: number[], side: Other) => (unavailable.has(side) ? "n/a" : xs.length ? m(median(xs)) : "-");
+    rows.push([`${c.kind} ${c.size}B`, mode, m(b), m(bs), m(it), m(cc), opt(res.go, "Go"), opt(res.py, "Python"), (b / cc).toFixed(2), (bs / cc).toFixed(2), (it / cc).toFixed(2)]);
   }
 }
 
-const header = ["stream, record", "mode", "tsbpf batch Mev/s", "tsbpf batches() Mev/s", "tsbpf records() Mev/s", "C libbpf Mev/s", "batch/C", "batches/C", "records/C"];
+const header = ["stream, record", "mode", "tsbpf batch Mev/s", "tsbpf batches() Mev/s", "tsbpf records() Mev/s", "C libbpf Mev/s", "Go Mev/s", "Python Mev/s", "batch/C", "batches/C", "records/C"];
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
 const line = (cells: string[]) => cells.map((s, i) => (i < 2 ? s.padEnd(widths[i]!) : s.padStart(widths[i]!))).join("  ");
 const load = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
@@ -271,4 +304,6 @@ console.log(`records consumed per second (drain: per ${cpuClock ? "CPU" : "wall-
 console.log(line(header));
 console.log(widths.map((w) => "-".repeat(w)).join("  "));
 for (const r of rows) console.log(line(r));
+console.log("C: libbpf ring_buffer__consume / perf_buffer__consume; Go: cilium/ebpf ringbuf/perf Reader.ReadInto (drain only); Python: bcc's ring buffer / perf readers with a Python callback (drain only, first round)");
+for (const [side, why] of unavailable) console.log(`n/a ${side}: ${why}`);
 if (sink === -1) console.log(sink);

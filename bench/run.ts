@@ -17,10 +17,11 @@
  * Needs root (CAP_BPF). scripts/bench-setup.sh installs the other languages' toolchains.
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { cpus, release } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { PY, bccEnv, buildGo, tryRun } from "./sides.js";
 
 const { values } = parseArgs({
   options: {
@@ -61,43 +62,18 @@ const cDir = join(root, "bench", "c");
 const goDir = join(root, "bench", "go");
 const goBin = join(goDir, "mapbench");
 const pyScript = join(root, "bench", "python", "map_ops.py");
-const PY = "/usr/bin/python3";
-
-function tryRun(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): string | undefined {
-  const r = spawnSync(cmd, args, { encoding: "utf8", ...opts });
-  if (r.error) return r.error.message;
-  if (r.status !== 0) return (r.stderr || r.stdout || `exit ${r.status}`).trim().split("\n").slice(-3).join(" | ");
-  return undefined;
-}
 
 {
   const err = tryRun("make", ["-s", "-C", cDir, "map_ops"]);
   if (err) unavailable.set("C", `make -C bench/c map_ops failed (is libbpf-dev installed? run scripts/bench-setup.sh): ${err}`);
 }
 {
-  // Offline GOPATH build against Debian's golang-github-cilium-ebpf-dev (/usr/share/gocode).
-  const gopath = "/usr/share/gocode";
-  if (!existsSync(join(gopath, "src/github.com/cilium/ebpf"))) {
-    unavailable.set("Go", `cilium/ebpf sources not found in ${gopath} (apt-get install golang-go golang-github-cilium-ebpf-dev, or run scripts/bench-setup.sh)`);
-  } else {
-    const cache = join(root, "build", "go-cache");
-    mkdirSync(cache, { recursive: true });
-    const err = tryRun("go", ["build", "-o", goBin, "."], {
-      cwd: goDir,
-      env: { ...process.env, GO111MODULE: "off", GOPATH: gopath, GOFLAGS: "", GOPROXY: "off", GOCACHE: cache },
-    });
-    if (err) unavailable.set("Go", `go build in bench/go failed: ${err}`);
-  }
+  const go = buildGo(root);
+  if ("error" in go) unavailable.set("Go", go.error);
 }
-// bcc compiles its map declarations against kernel headers. Use the running kernel's when it
-// has them; otherwise the Debian headers tree that scripts/bench-setup.sh prepares.
-const pyEnv: NodeJS.ProcessEnv = { ...process.env };
+const { env: pyEnv, note: pyNote } = bccEnv();
 {
-  const kheaders = "/var/cache/tsbpf-bench/kheaders";
-  if (!existsSync(`/lib/modules/${release()}/build`) && !process.env.BCC_KERNEL_SOURCE && existsSync(kheaders)) {
-    pyEnv.BCC_KERNEL_SOURCE = kheaders;
-    notes.push(`Python: no headers for kernel ${release()}; bcc compiles against Debian's (${kheaders}), enough for map declarations`);
-  }
+  if (pyNote) notes.push(pyNote);
   const err = tryRun(PY, ["-c", "from bcc import BPF; BPF(text='BPF_ARRAY(a, u64, 1);')"], { env: pyEnv });
   if (err) unavailable.set("Python", `bcc cannot run (apt-get install python3-bpfcc; kernel headers: run scripts/bench-setup.sh): ${err}`);
 }

@@ -4,6 +4,12 @@
 //	mapbench ops [-iters N]       hash/array maps, 8- and 64-byte values: lookup, update, delete
 //	mapbench percpu [-iters N]    per-CPU array lookup (every possible CPU's value)
 //	mapbench dump PATH [-batch B] the pinned 1M-entry hash map: Iterate vs BatchLookup
+//	mapbench events ringbuf|perf MAP_ID PAGES
+//	                              case 4 (bench/ringbuf.ts): opens the ring buffer or perf event
+//	                              array by id with ringbuf.NewReader / perf.NewReader (PAGES data
+//	                              pages per CPU), prints "ready", reads a line holding N, then
+//	                              times N ReadInto calls (reused Record, the first 8 bytes of each
+//	                              record read, as the C side does) and prints one JSON line
 //
 // Lookups use cilium/ebpf's zero-copy form (unsafe.Pointer key and value: no marshalling), which
 // is the fastest the library offers; "lookup alloc" uses LookupBytes (a new []byte per call).
@@ -13,14 +19,21 @@
 package main
 
 import (
+	"bufio"
+	"encoding/binary"
 	"errors"
 	"flag"
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
+	"syscall"
 	"time"
 	"unsafe"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/perf"
+	"github.com/cilium/ebpf/ringbuf"
 )
 
 const entries = 1024
@@ -193,6 +206,76 @@ func caseDump(path string, batch int) {
 	fmt.Printf("{\"op\":\"dump batch\",\"s\":%.6f,\"n\":%d}\n", time.Since(t0).Seconds(), len(keys))
 }
 
+func cpuNs() int64 {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return ru.Utime.Nano() + ru.Stime.Nano()
+}
+
+// caseEvents is the drain measurement of bench/ringbuf.ts: the ring is filled after "ready",
+// then exactly N records (the count the producer reported) are read.
+func caseEvents(kind string, id int, pages int) {
+	m, err := ebpf.NewMapFromID(ebpf.MapID(id))
+	if err != nil {
+		die("open map by id", err)
+	}
+	defer m.Close()
+	var next func() ([]byte, uint64, error)
+	var closeReader func()
+	if kind == "perf" {
+		r, err := perf.NewReader(m, pages*os.Getpagesize())
+		if err != nil {
+			die("perf.NewReader", err)
+		}
+		var rec perf.Record
+		next = func() ([]byte, uint64, error) {
+			err := r.ReadInto(&rec)
+			return rec.RawSample, rec.LostSamples, err
+		}
+		closeReader = func() { r.Close() }
+	} else {
+		r, err := ringbuf.NewReader(m)
+		if err != nil {
+			die("ringbuf.NewReader", err)
+		}
+		var rec ringbuf.Record
+		next = func() ([]byte, uint64, error) {
+			err := r.ReadInto(&rec)
+			return rec.RawSample, 0, err
+		}
+		closeReader = func() { r.Close() }
+	}
+	defer closeReader()
+	fmt.Println("ready")
+	line, err := bufio.NewReader(os.Stdin).ReadString('\n')
+	if err != nil {
+		die("read the record count", err)
+	}
+	f := strings.Fields(line)
+	want, err := strconv.ParseUint(f[len(f)-1], 10, 64)
+	if err != nil {
+		die("record count", err)
+	}
+	var events, lost, sum uint64
+	c0 := cpuNs()
+	t0 := time.Now()
+	for events < want {
+		raw, l, err := next()
+		if err != nil {
+			die("read", err)
+		}
+		if l > 0 {
+			lost += l
+			continue
+		}
+		sum += binary.LittleEndian.Uint64(raw)
+		events++
+	}
+	ns := time.Since(t0).Nanoseconds()
+	cpu := cpuNs() - c0
+	fmt.Printf("{\"kind\":%q,\"mode\":\"drain\",\"events\":%d,\"lost\":%d,\"ns\":%d,\"cpu_ns\":%d,\"sum\":%d}\n", kind, events, lost, ns, cpu, sum)
+}
+
 func main() {
 	if len(os.Args) < 2 {
 		fmt.Fprintln(os.Stderr, "usage: mapbench ops|percpu [-iters N] | dump PATH [-batch B]")
@@ -200,6 +283,19 @@ func main() {
 	}
 	c := os.Args[1]
 	args := os.Args[2:]
+	if c == "events" {
+		if len(args) < 3 {
+			fmt.Fprintln(os.Stderr, "usage: mapbench events ringbuf|perf MAP_ID PAGES")
+			os.Exit(2)
+		}
+		id, err1 := strconv.Atoi(args[1])
+		pages, err2 := strconv.Atoi(args[2])
+		if err1 != nil || err2 != nil {
+			die("arguments", errors.New("MAP_ID and PAGES are numbers"))
+		}
+		caseEvents(args[0], id, pages)
+		return
+	}
 	path := ""
 	if c == "dump" {
 		if len(args) < 1 {
