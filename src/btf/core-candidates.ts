@@ -64,3 +64,26 @@ export function findCandidates(target: Btf, name: string, kind: BtfKind): number
   }
   return out.length > 1 ? [...new Set(out)].sort((a, b) => a - b) : out;
 }
+
+/** A CO-RE candidate: a type id and the BTF it belongs to (vmlinux, or a module's split BTF). */
+export interface CoreCandidate {
+  readonly btf: Btf;
+  readonly id: number;
+}
+
+/**
+ * Candidates the way libbpf looks for them in the running kernel: in `target` (vmlinux) first;
+ * only when it has none, in each module's split BTF in the order given, keeping the types the
+ * module defines itself (its base's types were already searched) with the module's type ids.
+ * `modules` is called only when vmlinux has no candidate.
+ */
+export function findKernelCandidates(target: Btf, modules: (() => readonly Btf[]) | undefined, name: string, kind: BtfKind): CoreCandidate[] {
+  const own = findCandidates(target, name, kind).map((id) => ({ btf: target, id }));
+  if (own.length > 0 || !modules) return own;
+  const out: CoreCandidate[] = [];
+  for (const m of modules()) {
+    const start = m.firstId;
+    for (const id of findCandidates(m, name, kind)) if (id >= start) out.push({ btf: m, id });
+  }
+  return out;
+}

@@ -14,7 +14,7 @@
 import { CoreError, type VerifierError } from "../errors.js";
 import type { Btf } from "./btf.js";
 import { CORE_RELO_KIND_NAMES } from "./ext.js";
-import { findCandidates } from "./core-candidates.js";
+import { findKernelCandidates, type CoreCandidate } from "./core-candidates.js";
 import { essentialName } from "./core-compat.js";
 import {
   CoreReloKind, CoreSpecError, describeSpec, enumValue, fieldValue, isEnumvalKind, isFieldKind, isTypeKind,
@@ -37,7 +37,7 @@ export interface CoreRelocation {
 /** What one relocation computed, shared by identical relocations of other programs. */
 interface CachedOutcome {
   /** The candidate list the result was computed from (reused only while it is still current). */
-  readonly cands: readonly number[] | undefined;
+  readonly cands: readonly CoreCandidate[] | undefined;
   readonly res: CoreReloResult;
   readonly what: string;
   readonly matches: number;
@@ -46,7 +46,7 @@ interface CachedOutcome {
 
 interface PairCache {
   /** Candidate ids per local type id; narrowed to the matching ones as relocations are computed. */
-  readonly cands: Map<number, number[]>;
+  readonly cands: Map<number, CoreCandidate[]>;
   /** Outcomes by `typeId:kind:accessStr:byteOrder`. */
   readonly outcomes: Map<string, CachedOutcome>;
 }
@@ -82,6 +82,12 @@ export interface CoreRelocateOptions {
   readonly program?: string;
   /** How to call the target in messages (default "kernel BTF"). */
   readonly targetName?: string;
+  /**
+   * The loaded modules' split BTF (on top of `targetBtf`), searched, as libbpf does, only for
+   * local types that have no candidate in `targetBtf`; module candidates keep the module's type
+   * ids. Called at most once per local type. Omit it when the target is not the running kernel.
+   */
+  readonly modules?: () => readonly Btf[];
 }
 
 /** A relocation that could not be satisfied: its instruction was poisoned. */
@@ -190,23 +196,24 @@ export function applyCoreRelocations(
           if (localName === "") fail("CO-RE relocations against anonymous types are not supported (give the type a name)", what);
           let cands = candCache.get(r.typeId);
           if (!cands) {
-            cands = findCandidates(targetBtf, localName, localBtf.kindOf(r.typeId));
+            cands = findKernelCandidates(targetBtf, opts.modules, localName, localBtf.kindOf(r.typeId));
             candCache.set(r.typeId, cands);
           }
           let best: { res: CoreReloResult; spec: CoreSpec; id: number } | undefined;
-          const kept: number[] = [];
-          for (const id of cands) {
-            const ts = matchSpec(local, targetBtf, id);
+          const kept: CoreCandidate[] = [];
+          for (const c of cands) {
+            const { id } = c;
+            const ts = matchSpec(local, c.btf, id);
             if (!ts) continue;
             const cr = calc(local, ts, le);
             if (!best) {
               best = { res: cr, spec: ts, id };
             } else if (isFieldKind(r.kind) && ts.bitOffset !== best.spec.bitOffset) {
-              fail(`field offset ambiguity: ${targetName} types ${best.id} and ${id} (${targetBtf.typeName(id)}) both match, at bit offsets ${best.spec.bitOffset} and ${ts.bitOffset}`, what);
+              fail(`field offset ambiguity: ${targetName} types ${best.id} and ${id} (${c.btf.typeName(id)}) both match, at bit offsets ${best.spec.bitOffset} and ${ts.bitOffset}`, what);
             } else if (cr.poison !== best.res.poison || cr.newVal !== best.res.newVal) {
-              fail(`relocation ambiguity: ${targetName} types ${best.id} and ${id} (${targetBtf.typeName(id)}) both match but give ${best.res.poison ? "failure" : best.res.newVal} and ${cr.poison ? "failure" : cr.newVal}`, what);
+              fail(`relocation ambiguity: ${targetName} types ${best.id} and ${id} (${c.btf.typeName(id)}) both match but give ${best.res.poison ? "failure" : best.res.newVal} and ${cr.poison ? "failure" : cr.newVal}`, what);
             }
-            kept.push(id);
+            kept.push(c);
           }
           matches = kept.length;
           // Later relocations against the same local type only consider the candidates that matched.
@@ -215,7 +222,7 @@ export function applyCoreRelocations(
             res = best.res;
           } else {
             res = calc(local, undefined, le);
-            if (res.poison) detail = explainMissing(local, targetBtf, cands, localName, targetName);
+            if (res.poison) detail = explainMissing(local, cands, localName, targetName);
           }
         }
       } catch (e) {
@@ -302,7 +309,7 @@ function calc(local: CoreSpec, target: CoreSpec | undefined, le: boolean): CoreR
 }
 
 /** Says, in C terms, why no candidate matched: no type of that name, or which step is missing. */
-function explainMissing(local: CoreSpec, target: Btf, cands: readonly number[], localName: string, targetName: string): string {
+function explainMissing(local: CoreSpec, cands: readonly CoreCandidate[], localName: string, targetName: string): string {
   const kind = local.btf.kindOf(local.rootTypeId);
   const ess = essentialName(localName);
   const kindWord = kind === "struct" || kind === "union" || kind === "enum" || kind === "enum64" ? `${kind === "enum64" ? "enum" : kind} ` : "";
@@ -313,7 +320,7 @@ function explainMissing(local: CoreSpec, target: Btf, cands: readonly number[], 
     const prefix: CoreSpec = { ...local, acc: local.acc.slice(0, n) };
     let ok = false;
     try {
-      ok = cands.some((id) => matchSpec(prefix, target, id) !== undefined);
+      ok = cands.some((c) => matchSpec(prefix, c.btf, c.id) !== undefined);
     } catch {
       ok = false;
     }
@@ -359,7 +366,7 @@ export function coreErrorForVerifier(err: VerifierError, failures: readonly Core
  */
 export function relocateProgram(
   program: string, insns: Uint8Array, relos: readonly CoreRelocation[], localBtf: Btf | undefined, targetBtf: () => Btf,
-  opts: { littleEndian?: boolean; targetName?: string; cache?: CoreRelocationCache } = {},
+  opts: { littleEndian?: boolean; targetName?: string; cache?: CoreRelocationCache; modules?: () => readonly Btf[] } = {},
 ): CoreFailure[] {
   if (relos.length === 0) return [];
   if (!localBtf) throw new CoreError(`relocate program ${program}: it has ${relos.length} CO-RE relocations but the object has no BTF`);
@@ -369,5 +376,5 @@ export function relocateProgram(
   } catch (e) {
     throw new CoreError(`relocate program ${program}: CO-RE needs the kernel's BTF: ${(e as Error).message}`, { cause: e });
   }
-  return applyCoreRelocations(insns, relos, localBtf, target, { program, littleEndian: opts.littleEndian, targetName: opts.targetName, cache: opts.cache }).poisoned;
+  return applyCoreRelocations(insns, relos, localBtf, target, { program, littleEndian: opts.littleEndian, targetName: opts.targetName, cache: opts.cache, modules: opts.modules }).poisoned;
 }

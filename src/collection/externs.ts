@@ -254,17 +254,27 @@ export function findKernelBtfSymbol(name: string, kind: "var" | "func"): KernelB
   const vmlinux = loadKernelBtf(KERNEL_BTF_PATH);
   const id = vmlinux.findByName(name, kind);
   if (id !== undefined) return { id, btf: vmlinux };
-  for (const m of listBtfModules()) {
-    let btf: Btf;
-    try {
-      btf = loadModuleBtf(m, { base: vmlinux });
-    } catch {
-      continue;
-    }
+  for (const { name: m, btf } of kernelModuleBtfs(vmlinux)) {
     const mid = btf.findByName(name, kind);
     if (mid !== undefined && ownsId(btf, mid)) return { id: mid, btf, module: m };
   }
   return undefined;
+}
+
+/**
+ * The split BTF of every loaded module that has BTF (/sys/kernel/btf/<module>), on top of
+ * `vmlinux`, by module name; modules whose BTF cannot be read or parsed are left out.
+ */
+export function kernelModuleBtfs(vmlinux: Btf): { name: string; btf: Btf }[] {
+  const out: { name: string; btf: Btf }[] = [];
+  for (const m of listBtfModules()) {
+    try {
+      out.push({ name: m, btf: loadModuleBtf(m, { base: vmlinux }) });
+    } catch {
+      continue;
+    }
+  }
+  return out;
 }
 
 /** What the object says an extern `__ksym` is. */

@@ -33,7 +33,7 @@ import { ensureBpffs } from "../sys/fs.js";
 import { possibleCpuCount } from "../sys/cpus.js";
 import { encodeVariable, Variable, type VariableValue } from "./variables.js";
 import { attachProgram, type AttachResult, type AttachTargets } from "./attach.js";
-import { fillKconfig, ProgramExterns, type KconfigSource } from "./externs.js";
+import { fillKconfig, kernelModuleBtfs, ProgramExterns, type KconfigSource } from "./externs.js";
 import type { Link } from "../link/link.js";
 import { resolveAttachBtf } from "../link/tracing.js";
 
@@ -301,7 +301,10 @@ function loadProgramSpec(spec: CollectionSpec, p: ProgramSpec, maps: Record<stri
   const insns = p.instructions.slice();
   // CO-RE: relocate against the kernel's BTF before map relocations; poisoned instructions are
   // remembered so a verifier rejection at one of them names the relocation.
-  const coreFailures = relocateProgram(p.name, insns, p.coreRelocations, spec.btf, () => (o.kernelBtf instanceof Btf ? o.kernelBtf : loadKernelBtf(o.kernelBtf)), { littleEndian: spec.littleEndian, cache: o.coreCache });
+  // Types vmlinux lacks are looked up in the loaded modules' BTF, unless a custom BTF was given.
+  const kernelTarget = () => (o.kernelBtf instanceof Btf ? o.kernelBtf : loadKernelBtf(o.kernelBtf));
+  const modules = o.kernelBtf === undefined ? () => kernelModuleBtfs(kernelTarget()).map((m) => m.btf) : undefined;
+  const coreFailures = relocateProgram(p.name, insns, p.coreRelocations, spec.btf, kernelTarget, { littleEndian: spec.littleEndian, cache: o.coreCache, modules });
   const dv = new DataView(insns.buffer);
   const le = spec.littleEndian;
   const setSrc = (slot: number, src: number) => {

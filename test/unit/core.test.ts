@@ -408,3 +408,58 @@ test("timing: 50 relocations against the kernel's BTF", (t) => {
   t.diagnostic(`first run (name index, flavour scan, decoding): ${first.toFixed(2)} ms; warm median ${warm[10]!.toFixed(3)} ms, max ${warm[20]!.toFixed(3)} ms`);
   assert.ok(warm[10]! < 5, `warm median ${warm[10]} ms is under 5 ms`);
 });
+
+// ---- module BTF (split BTF on top of vmlinux) ----
+
+test("candidates: vmlinux first; only types vmlinux lacks are looked up in modules, with the module's ids", () => {
+  // "vmlinux": int, struct both { int a; int b; }.
+  const vm = new B(); const vi = vm.int(); vm.struct("both", 8, [["a", vi, 0], ["b", vi, 32]]);
+  const vmlinux = vm.done();
+  // Module A defines mod_s { int pad; int v; } and another `both` (ignored: vmlinux has one).
+  const ma = new BtfBuilder({ base: vmlinux });
+  ma.add({ kind: "struct", name: "both", size: 12, members: [{ name: "pad", typeId: vi, bitOffset: 0, bitfieldSize: 0 }, { name: "b", typeId: vi, bitOffset: 64, bitfieldSize: 0 }] });
+  const modA = ma.add({ kind: "struct", name: "mod_s", size: 8, members: [{ name: "pad", typeId: vi, bitOffset: 0, bitfieldSize: 0 }, { name: "v", typeId: vi, bitOffset: 32, bitfieldSize: 0 }] });
+  const modABtf = Btf.parse(ma.toBytes(), { base: vmlinux });
+  // Module B has an empty BTF of its own (only vmlinux's types through its base).
+  const modBBtf = Btf.parse(new BtfBuilder({ base: vmlinux }).toBytes(), { base: vmlinux });
+  // The program: both.b, mod_s.v (field offset, existence, target type id), gone_s.x (nowhere).
+  const l = new B(); const li = l.int();
+  const lb = l.struct("both", 8, [["a", li, 0], ["b", li, 32]]);
+  const lm = l.struct("mod_s", 4, [["v", li, 0]]);
+  const lg = l.struct("gone_s", 4, [["x", li, 0]]);
+  const insns = prog(I(MOV64_IMM, { imm: 4 }), I(MOV64_IMM, { imm: 0 }), I(MOV64_IMM, { imm: 1 }), I(LD_IMM64, { imm: lm, imm2: 0 }), I(MOV64_IMM, { imm: 0 }));
+  const relos = [R(0, lb, "0:1", K.FIELD_BYTE_OFFSET), R(1, lm, "0:0", K.FIELD_BYTE_OFFSET), R(2, lm, "0:0", K.FIELD_EXISTS), R(3, lm, "0", K.TYPE_ID_TARGET), R(5, lg, "0:0", K.FIELD_BYTE_OFFSET)];
+  let calls = 0;
+  const modules = () => { calls++; return [modBBtf, modABtf]; };
+  const r = applyCoreRelocations(insns, relos, l.done(), vmlinux, { program: "m", modules });
+  const v = view(insns);
+  assert.equal(v.imm(0), 4, "both.b from vmlinux (offset 4), not module A's copy (offset 8)");
+  assert.equal(v.imm(1), 4, "mod_s.v from module A");
+  assert.equal(v.imm(2), 1, "mod_s.v exists");
+  assert.equal(Number(ldImm(v, 3)), modA, "the target type id is module A's id");
+  assert.ok(modA >= vmlinux.count, "module ids continue after vmlinux's");
+  assert.equal(r.applied, 4);
+  assert.deepEqual(r.poisoned.map((p) => [p.what, p.detail]), [["gone_s.x", "kernel BTF has no struct named gone_s"]]);
+  assert.equal(calls, 2, "modules are listed only for local types vmlinux has no candidate for (mod_s, gone_s)");
+  // Without the modules option (a custom target BTF), mod_s is not found.
+  const again = prog(I(MOV64_IMM, { imm: 0 }));
+  const r2 = applyCoreRelocations(again, [R(0, lm, "0:0", K.FIELD_BYTE_OFFSET)], l.done(), vmlinux, { program: "m" });
+  assert.deepEqual(r2.poisoned.map((p) => p.what), ["mod_s.v"]);
+});
+
+test("candidates in two modules that disagree are ambiguous, as within one BTF", () => {
+  const vm = new B(); const vi = vm.int();
+  const vmlinux = vm.done();
+  const mk = (off: number) => {
+    const m = new BtfBuilder({ base: vmlinux });
+    m.add({ kind: "struct", name: "dup_s", size: 8, members: [{ name: "v", typeId: vi, bitOffset: off, bitfieldSize: 0 }] });
+    return Btf.parse(m.toBytes(), { base: vmlinux });
+  };
+  const l = new B(); const li = l.int(); const ld = l.struct("dup_s", 4, [["v", li, 0]]);
+  assert.throws(() => applyCoreRelocations(prog(I(MOV64_IMM, { imm: 0 })), [R(0, ld, "0:0", K.FIELD_BYTE_OFFSET)], l.done(), vmlinux, { program: "d", modules: () => [mk(0), mk(32)] }),
+    (e: unknown) => e instanceof CoreError && /field offset ambiguity/.test(e.message));
+  // Two modules with the same layout agree.
+  const insns = prog(I(MOV64_IMM, { imm: 0 }));
+  applyCoreRelocations(insns, [R(0, ld, "0:0", K.FIELD_BYTE_OFFSET)], l.done(), vmlinux, { program: "d", modules: () => [mk(32), mk(32)] });
+  assert.equal(view(insns).imm(0), 4);
+});
