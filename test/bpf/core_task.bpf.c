@@ -115,6 +115,9 @@ u64 out_match_matches;
 /* Enums. */
 u64 out_pidtype_max, out_sid, out_tgid_enum, out_sid_exists, out_fake_enum_exists, out_iv3, out_iv3_mine;
 /* Bitfields (probed and direct) of the pattern. */
+/* What a bitfield output holds when the kernel lacks the struct. */
+#define NO_TYPE 0xdead0000ULL
+
 u64 out_fred_vector, out_fred_type, out_fred_insnlen, out_fred_nmi, out_topa_base, out_topa_size;
 u64 out_mpls_label, out_mpls_ttl, out_fred_vector_direct, out_topa_base_direct, out_mpls_label_direct;
 /* on_read: the tracepoint context through the reordered flavour. */
@@ -191,17 +194,33 @@ int on_getpid(void *ctx)
 		struct topa_entry___mine *t = (void *)pattern;
 		struct flow_dissector_mpls_lse___mine *m = (void *)pattern;
 
-		out_fred_vector = BPF_CORE_READ_BITFIELD_PROBED(f, vector);
-		out_fred_type = BPF_CORE_READ_BITFIELD_PROBED(f, type);
-		out_fred_insnlen = BPF_CORE_READ_BITFIELD_PROBED(f, insnlen);
-		out_fred_nmi = BPF_CORE_READ_BITFIELD_PROBED(f, nmi);
-		out_topa_base = BPF_CORE_READ_BITFIELD_PROBED(t, base);
-		out_topa_size = BPF_CORE_READ_BITFIELD_PROBED(t, size);
-		out_mpls_label = BPF_CORE_READ_BITFIELD_PROBED(m, mpls_label);
-		out_mpls_ttl = BPF_CORE_READ_BITFIELD_PROBED(m, mpls_ttl);
-		out_fred_vector_direct = BPF_CORE_READ_BITFIELD(f, vector);
-		out_topa_base_direct = BPF_CORE_READ_BITFIELD(t, base);
-		out_mpls_label_direct = BPF_CORE_READ_BITFIELD(m, mpls_label);
+		/* Each layout is read only where the kernel has the type (struct fred_ss is 6.9+): on an
+		 * older kernel the guarded reads are dead code, their poisoned instructions are never
+		 * reached, and the outputs keep NO_TYPE. */
+		if (bpf_core_type_exists(struct fred_ss___mine)) {
+			out_fred_vector = BPF_CORE_READ_BITFIELD_PROBED(f, vector);
+			out_fred_type = BPF_CORE_READ_BITFIELD_PROBED(f, type);
+			out_fred_insnlen = BPF_CORE_READ_BITFIELD_PROBED(f, insnlen);
+			out_fred_nmi = BPF_CORE_READ_BITFIELD_PROBED(f, nmi);
+			out_fred_vector_direct = BPF_CORE_READ_BITFIELD(f, vector);
+		} else {
+			out_fred_vector = out_fred_type = out_fred_insnlen = out_fred_nmi = NO_TYPE;
+			out_fred_vector_direct = NO_TYPE;
+		}
+		if (bpf_core_type_exists(struct topa_entry___mine)) {
+			out_topa_base = BPF_CORE_READ_BITFIELD_PROBED(t, base);
+			out_topa_size = BPF_CORE_READ_BITFIELD_PROBED(t, size);
+			out_topa_base_direct = BPF_CORE_READ_BITFIELD(t, base);
+		} else {
+			out_topa_base = out_topa_size = out_topa_base_direct = NO_TYPE;
+		}
+		if (bpf_core_type_exists(struct flow_dissector_mpls_lse___mine)) {
+			out_mpls_label = BPF_CORE_READ_BITFIELD_PROBED(m, mpls_label);
+			out_mpls_ttl = BPF_CORE_READ_BITFIELD_PROBED(m, mpls_ttl);
+			out_mpls_label_direct = BPF_CORE_READ_BITFIELD(m, mpls_label);
+		} else {
+			out_mpls_label = out_mpls_ttl = out_mpls_label_direct = NO_TYPE;
+		}
 	}
 
 	return 0;
