@@ -211,7 +211,7 @@ function loadObjectBtf(spec: CollectionSpec, warn: (m: string) => void): FD | un
   if (!("errno" in r)) return r;
   if (spec.btf) {
     const has = (k: Parameters<typeof probeBtfKind>[0]) => probeBtfKind(k).supported;
-    const support = { declTag: has("decl_tag"), typeTag: has("type_tag"), float: has("float"), enum64: has("enum64"), funcLinkage: has("func"), datasec: has("datasec") };
+    const support = { declTag: has("decl_tag"), typeTag: has("type_tag"), float: has("float"), enum64: has("enum64"), funcLinkage: has("func_global"), func: has("func"), datasec: has("datasec") };
     if (Object.values(support).some((v) => !v)) {
       // Start from the bytes prepared for the kernel (extern entries already cleaned up).
       const again = btfLoad(sanitizeBtf(Btf.parse(spec.btfBytes), support), new Uint8Array(16 * 1024 * 1024));
