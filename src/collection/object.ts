@@ -57,7 +57,8 @@ export interface LoadOptions {
   logLevel?: number;
   /**
    * The BTF describing the target kernel, for CO-RE: a path (for kernels without
-   * /sys/kernel/btf/vmlinux, e.g. a BTFHub file) or a parsed Btf. Default: the running kernel's.
+   * /sys/kernel/btf/vmlinux, e.g. a BTFHub file) of raw BTF or of an ELF file with a `.BTF`
+   * section (a vmlinux image), or a parsed Btf. Default: the running kernel's.
    */
   kernelBtf?: string | Btf;
   /** Called with a message when tsbpf falls back (e.g. loads without BTF). Default: process warning. */
