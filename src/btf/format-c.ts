@@ -50,7 +50,16 @@ export interface FormatCOptions {
    * Tags on functions, parameters and variables are dropped (those are not emitted). Default true.
    */
   readonly declTags?: boolean;
+  /**
+   * Largest output, in characters, before formatting stops with a BtfError. Default 2^28 (256 Mi;
+   * the kernel's vmlinux.h is a few MiB). Bounds what malformed BTF can make: an anonymous struct
+   * is written out at every use, so nesting them multiplies the text.
+   */
+  readonly maxLength?: number;
 }
+
+/** Default {@link FormatCOptions.maxLength}. */
+export const FORMAT_C_MAX_LENGTH = 2 ** 28;
 
 // Emission state bits, per type id.
 const EMITTING = 1; // a struct/union/typedef definition is being emitted (its dependencies first)
@@ -83,12 +92,16 @@ class CFormatter {
   /** decl tags by target id: [componentIdx, value]. */
   readonly #declTagIndex = new Map<number, Array<[number, string]>>();
   readonly #out: string[] = [];
+  readonly #maxLength: number;
+  /** Characters in #out. */
+  #length = 0;
   #depth = 0;
 
   constructor(btf: Btf, opts: FormatCOptions) {
     this.#btf = btf;
     this.#typeTags = opts.typeTags ?? true;
     this.#declTags = opts.declTags ?? true;
+    this.#maxLength = opts.maxLength ?? FORMAT_C_MAX_LENGTH;
     this.#state = new Uint8Array(btf.count);
     this.#referenced = new Uint8Array(btf.count);
     this.#layouts = new CLayouts(btf);
@@ -130,11 +143,30 @@ class CFormatter {
     }
   }
 
+  /** Throws when `n` more characters would make the output longer than maxLength. */
+  #fit(n: number): void {
+    if (this.#length + n > this.#maxLength) {
+      throw new BtfError(`format BTF as C: the header would be longer than ${this.#maxLength} characters (anonymous types nested in each other many times, or BTF that is not a kernel's); select fewer types with the ids option, or raise maxLength`);
+    }
+  }
+
+  /** Appends `a + b`, checked against maxLength before the string is built. */
+  #cat(a: string, b: string): string {
+    this.#fit(a.length + b.length);
+    return a + b;
+  }
+
+  #emit(s: string): void {
+    this.#fit(s.length);
+    this.#out.push(s);
+    this.#length += s.length;
+  }
+
   run(ids: Iterable<number> | undefined, header: boolean, guard: string): string {
     const out = this.#out;
     if (header) {
-      out.push(`#ifndef ${guard}\n#define ${guard}\n\n`);
-      out.push("#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n#pragma clang attribute push (__attribute__((preserve_access_index)), apply_to = record)\n#endif\n\n");
+      this.#emit(`#ifndef ${guard}\n#define ${guard}\n\n`);
+      this.#emit("#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n#pragma clang attribute push (__attribute__((preserve_access_index)), apply_to = record)\n#endif\n\n");
     }
     if (ids) {
       for (const id of ids) {
@@ -145,8 +177,8 @@ class CFormatter {
       for (let id = 1; id < this.#btf.count; id++) this.#top(id);
     }
     if (header) {
-      out.push("#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n#pragma clang attribute pop\n#endif\n\n");
-      out.push(`#endif /* ${guard} */\n`);
+      this.#emit("#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n#pragma clang attribute pop\n#endif\n\n");
+      this.#emit(`#endif /* ${guard} */\n`);
     }
     return out.join("");
   }
@@ -164,7 +196,7 @@ class CFormatter {
         if (t.name !== "") this.#need(id, true, 0);
         else if (!this.#referenced[id] && !(this.#state[id]! & DECLARED)) {
           this.#state[id]! |= DECLARED;
-          this.#out.push(`${this.#enumBody(t, 0)};\n\n`);
+          this.#emit(`${this.#enumBody(t, 0)};\n\n`);
         }
         break;
       case "fwd": case "typedef":
@@ -218,7 +250,7 @@ class CFormatter {
           }
           if (!full) {
             if (s & DECLARED || ((s & EMITTING) && cont === id)) return;
-            this.#out.push(`${t.kind} ${this.#tagName(id)};\n\n`);
+            this.#emit(`${t.kind} ${this.#tagName(id)};\n\n`);
             st[id] = s | DECLARED;
             return;
           }
@@ -228,16 +260,16 @@ class CFormatter {
           // a struct defined in the first pass needs no forward declaration in the second.
           for (const m of t.members) this.#byValue(m.typeId, id);
           for (const m of t.members) this.#need(m.typeId, true, id);
-          this.#out.push(`${this.#structBody(t, 0)}${this.#typeDeclTags(id)};\n\n`);
+          this.#emit(`${this.#structBody(t, 0)}${this.#typeDeclTags(id)};\n\n`);
           st[id] = DECLARED | DEFINED;
           return;
         }
         case "enum": case "enum64":
-          if (t.name !== "" && !(s & DECLARED)) this.#out.push(`${this.#enumBody(t, 0)};\n\n`);
+          if (t.name !== "" && !(s & DECLARED)) this.#emit(`${this.#enumBody(t, 0)};\n\n`);
           st[id] = DECLARED | DEFINED;
           return;
         case "fwd":
-          this.#out.push(`${t.union ? "union" : "struct"} ${t.name};\n\n`);
+          this.#emit(`${t.union ? "union" : "struct"} ${t.name};\n\n`);
           st[id] = DECLARED | DEFINED;
           return;
         case "typedef": {
@@ -308,7 +340,7 @@ class CFormatter {
   #emitTypedef(id: number, target: number): void {
     if (this.#isBuiltinVaList(id)) return;
     const name = this.#identName(id);
-    this.#out.push(`typedef ${this.#decl(target, name, 0, false)}${this.#typeDeclTags(id)};\n\n`);
+    this.#emit(`typedef ${this.#decl(target, name, 0, false)}${this.#typeDeclTags(id)};\n\n`);
   }
 
   // ---- names ----
@@ -418,9 +450,13 @@ class CFormatter {
         if (ps.length === 0) params = "void";
         else {
           const parts: string[] = [];
+          let len = 0;
           for (let i = 0; i < ps.length; i++) {
             const p = ps[i]!;
-            parts.push(p.typeId === 0 && i === ps.length - 1 && i > 0 ? "..." : this.#decl(p.typeId, p.name, lvl, false));
+            const part = p.typeId === 0 && i === ps.length - 1 && i > 0 ? "..." : this.#decl(p.typeId, p.name, lvl, false);
+            len += part.length + 2;
+            this.#fit(len);
+            parts.push(part);
           }
           params = parts.join(", ");
         }
@@ -438,7 +474,7 @@ class CFormatter {
     const ind = "\t".repeat(lvl + 1);
     let fits32 = true;
     for (const v of t.values) {
-      s += `\n${ind}${this.#enumerator(v.name)} = ${enumLiteral(t, v.value)},`;
+      s = this.#cat(s, `\n${ind}${this.#enumerator(v.name)} = ${enumLiteral(t, v.value)},`);
       if (v.value < -(2n ** 31n) || v.value >= 2n ** 32n) fits32 = false;
     }
     s += `\n${"\t".repeat(lvl)}}`;
@@ -458,13 +494,10 @@ class CFormatter {
     for (let i = 0; i < ms.length; i++) {
       const m = ms[i]!;
       const pad = L.before[i];
-      if (pad) for (const p of pad) s += `\n${ind}${p};`;
-      s += `\n${ind}${this.#decl(m.typeId, m.name, lvl + 1, false)}`;
-      if (m.bitfieldSize) s += `: ${m.bitfieldSize}`;
-      if (tags) s += this.#declTagAttrs(t.id, i);
-      s += ";";
+      if (pad) for (const p of pad) s = this.#cat(s, `\n${ind}${p};`);
+      s = this.#cat(s, `\n${ind}${this.#decl(m.typeId, m.name, lvl + 1, false)}${m.bitfieldSize ? `: ${m.bitfieldSize}` : ""}${tags ? this.#declTagAttrs(t.id, i) : ""};`);
     }
-    for (const p of L.tail) s += `\n${ind}${p};`;
+    for (const p of L.tail) s = this.#cat(s, `\n${ind}${p};`);
     s += ms.length || L.tail.length ? `\n${"\t".repeat(lvl)}}` : "}";
     if (L.packed) s += " __attribute__((packed))";
     return s;

@@ -23,14 +23,29 @@ const NO_PAD: readonly string[] = [];
 const PAD_UNITS: ReadonlyArray<readonly [string, number]> = [["char", 8], ["short", 16], ["int", 32], ["long", 64]];
 
 /**
- * Unnamed bitfields that fill the bit range [from, to): pieces that end at 64-bit boundaries,
- * each declared with the smallest type whose storage unit contains it (so the compiler never
- * moves it), e.g. `int: 32`, `long: 64`. Unnamed bitfields do not change a struct's alignment.
+ * Gaps up to this many bits are written like bpftool (one unnamed bitfield per 64 bits: `long: 64`,
+ * 512 lines for the kernel's largest gap, a 4 KiB page); longer ones as one `char` array.
+ */
+export const PAD_ARRAY_MIN_BITS = 8192 * 8;
+
+/**
+ * The padding declarations that fill the bit range [from, to): unnamed bitfields in pieces that
+ * end at 64-bit boundaries, each declared with the smallest type whose storage unit contains it (so
+ * the compiler never moves it), e.g. `int: 32`, `long: 64`. A gap of more than
+ * {@link PAD_ARRAY_MIN_BITS} has its whole 64-bit words written as one `char __pad_<byte offset>[N]`
+ * (alignment 1, so the layout is the same), which keeps the output small whatever size the BTF
+ * declares. None of these change a struct's alignment.
  */
 export function padding(from: number, to: number): string[] {
   const out: string[] = [];
   let cur = from;
   while (cur < to) {
+    if (cur % 64 === 0 && to - from > PAD_ARRAY_MIN_BITS && to - cur >= 64) {
+      const words = Math.floor((to - cur) / 64);
+      out.push(`char __pad_${cur / 8}[${words * 8}]`);
+      cur += words * 64;
+      continue;
+    }
     const end = Math.min(to, (Math.floor(cur / 64) + 1) * 64);
     for (const [name, bits] of PAD_UNITS) {
       if (Math.floor(cur / bits) === Math.floor((end - 1) / bits)) { out.push(`${name}: ${end - cur}`); break; }
@@ -143,10 +158,11 @@ export class CLayouts {
     if (t.size % align !== 0 || end > total) return undefined;
     let tail: readonly string[] = NO_PAD;
     if (roundUp(end, align * 8) !== total) {
-      // A union's padding is one unnamed bitfield at offset 0 (at most 64 bits wide).
+      // A union's padding is one unnamed bitfield at offset 0 (at most 64 bits wide), or a char
+      // array as wide as the union.
       if (isStruct) tail = padding(end, total);
       else if (total <= 64) tail = [total <= 8 ? `char: ${total}` : total <= 16 ? `short: ${total}` : total <= 32 ? `int: ${total}` : `long: ${total}`];
-      else return undefined;
+      else tail = [`char __pad_0[${t.size}]`];
     }
     return { packed, align, before, tail };
   }

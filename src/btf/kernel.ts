@@ -5,6 +5,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { BtfError } from "../errors.js";
+import { parseElf } from "../elf/index.js";
 import { Btf } from "./btf.js";
 import { kernelBtfReader } from "./file-reader.js";
 
@@ -36,13 +37,28 @@ function readBtfFile(path: string, what: string): Uint8Array {
 }
 
 /**
+ * The raw BTF in a file's bytes: the bytes themselves when they start with the BTF magic (either
+ * byte order), else the `.BTF` section of an ELF file (a vmlinux image, a module, an object).
+ */
+function btfOfFile(bytes: Uint8Array, path: string): Uint8Array {
+  if (bytes.length >= 2 && ((bytes[0] === 0x9f && bytes[1] === 0xeb) || (bytes[0] === 0xeb && bytes[1] === 0x9f))) return bytes;
+  if (bytes.length >= 4 && bytes[0] === 0x7f && bytes[1] === 0x45 && bytes[2] === 0x4c && bytes[3] === 0x46) {
+    const sec = parseElf(bytes).sectionByName(".BTF");
+    if (!sec) throw new BtfError(`load kernel BTF from ${path}: the ELF file has no .BTF section (a kernel built without CONFIG_DEBUG_INFO_BTF); pass a vmlinux with BTF, or a raw BTF file (e.g. made with pahole --btf_encode_detached)`);
+    return sec.data;
+  }
+  throw new BtfError(`load kernel BTF from ${path}: the file is neither raw BTF (magic 0xeb9f) nor an ELF file with a .BTF section; pass /sys/kernel/btf/vmlinux, a copy of it, or a vmlinux image with BTF`);
+}
+
+/**
  * The kernel's BTF, parsed once per process and path (later calls return the same instance).
- * Throws BtfError when the file cannot be read or is malformed.
+ * `path` is raw BTF (like /sys/kernel/btf/vmlinux) or an ELF file with a `.BTF` section (a vmlinux
+ * image). Throws BtfError when the file cannot be read, has no BTF or is malformed.
  */
 export function loadKernelBtf(path: string = KERNEL_BTF_PATH): Btf {
   let btf = kernelCache.get(path);
   if (!btf) {
-    const bytes = readBtfFile(path, "kernel BTF");
+    const bytes = btfOfFile(readBtfFile(path, "kernel BTF"), path);
     try {
       btf = Btf.parse(bytes);
     } catch (e) {

@@ -5,8 +5,8 @@
  */
 import { BtfError } from "../errors.js";
 import {
-  Btf, BTF_HEADER_LEN, BTF_MAGIC, K_CONST, K_DATASEC, K_DECL_TAG, K_ENUM, K_ENUM64, K_FLOAT, K_FUNC,
-  K_INT, K_STRUCT, K_TYPE_TAG, K_UNION, K_VAR,
+  Btf, BTF_HEADER_LEN, BTF_MAGIC, K_CONST, K_DATASEC, K_DECL_TAG, K_ENUM, K_ENUM64, K_FLOAT, K_FUNC, K_FUNC_PROTO,
+  K_INT, K_STRUCT, K_TYPEDEF, K_TYPE_TAG, K_UNION, K_VAR,
 } from "./btf.js";
 import { encodeString } from "./strings.js";
 import { BTF_LINKAGE_NAMES, btfKindNumber, type BtfTypeInit } from "./types.js";
@@ -291,13 +291,17 @@ export interface BtfFeatureSupport {
   /** BTF_KIND_FLOAT (Linux 5.13). */ readonly float: boolean;
   /** BTF_KIND_ENUM64 and signed enums (Linux 6.0). */ readonly enum64: boolean;
   /** Global FUNC linkage (Linux 5.6). */ readonly funcLinkage: boolean;
+  /** BTF_KIND_FUNC and BTF_KIND_FUNC_PROTO at all (Linux 5.0). Default true. */ readonly func?: boolean;
   /** BTF_KIND_VAR and BTF_KIND_DATASEC (Linux 5.2). */ readonly datasec: boolean;
 }
 
 /**
  * Rewrites BTF for a kernel that lacks some kinds, replacing each with a compatible one of the same
- * size: DECL_TAG → INT, TYPE_TAG → CONST, FLOAT → empty STRUCT, ENUM64 → UNION of placeholder
- * ints (signed ENUMs lose the flag), global FUNC → static, VAR → INT and DATASEC → STRUCT.
+ * size: DECL_TAG → INT, TYPE_TAG → CONST, FLOAT → empty STRUCT named `float_<name>` (e.g.
+ * `float_long_double`: a valid identifier, which the kernel requires of struct names), ENUM64 →
+ * UNION of placeholder ints (signed ENUMs lose the flag), global FUNC → static, VAR → INT and
+ * DATASEC → STRUCT; without FUNC support at all, FUNC → TYPEDEF and FUNC_PROTO → 4-byte ENUM with
+ * one enumerator per parameter (the records have the same size).
  * Type ids and existing string offsets are kept (a placeholder type and new strings are appended).
  * Pure: returns new bytes. Throws BtfError if the BTF is malformed.
  */
@@ -310,12 +314,18 @@ export function sanitizeBtf(btf: Btf, supported: BtfFeatureSupport, opts: BtfWri
     const w = e.at(id);
     const inf = wd[w + 1]!;
     const kind = (inf >>> 24) & 0x1f, vlen = inf & 0xffff;
-    if (!supported.declTag && kind === K_DECL_TAG) {
+    // A tag on a function (or one of its parameters) goes with FUNC: a TYPEDEF has no components.
+    if (kind === K_DECL_TAG && (!supported.declTag || (supported.func === false && btf.kindOf(wd[w + 2]!) === "func"))) {
       wd[w] = 0; wd[w + 1] = info(K_INT, 0, false, ""); wd[w + 2] = 1; wd[w + 3] = INT_BYTE;
     } else if (!supported.typeTag && kind === K_TYPE_TAG) {
       wd[w] = 0; wd[w + 1] = info(K_CONST, 0, false, "");
     } else if (!supported.float && kind === K_FLOAT) {
+      wd[w] = e.addString(`float_${btf.name(id).replace(/[^A-Za-z0-9_]/g, "_")}`);
       wd[w + 1] = info(K_STRUCT, 0, false, "");
+    } else if (supported.func === false && kind === K_FUNC_PROTO) {
+      wd[w + 1] = info(K_ENUM, vlen, false, ""); wd[w + 2] = 4;
+    } else if (supported.func === false && kind === K_FUNC) {
+      wd[w + 1] = info(K_TYPEDEF, 0, false, "");
     } else if (!supported.enum64 && kind === K_ENUM) {
       wd[w + 1] = info(K_ENUM, vlen, false, "");
     } else if (!supported.enum64 && kind === K_ENUM64) {

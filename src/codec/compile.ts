@@ -68,6 +68,9 @@ export function compile(btf: Btf, id: number): Node {
   return new Compiler(btf, cache).node(id);
 }
 
+/** Most elements of an array whose elements have no bytes (`struct {} a[N]`). */
+const MAX_EMPTY_ELEMENTS = 1 << 16;
+
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
 
@@ -205,6 +208,10 @@ class Compiler {
     if (elemT.kind === "int" && elemT.size === 1 && !elemT.signed && !elemT.bool && elemT.bits === 8 && elemT.offset === 0) return this.#bytes(n);
     const elem = this.node(t.elemTypeId);
     const es = elem.size;
+    // Decoding makes one element per slot: with zero-size elements that is not bounded by the bytes.
+    if (es === 0 && n > MAX_EMPTY_ELEMENTS) {
+      throw new BtfError(`build codec for ${btf.typeName(t.id)}: an array of ${n} zero-size elements; the BTF is malformed (at most ${MAX_EMPTY_ELEMENTS} are decoded)`);
+    }
     let read: Reader | undefined;
     if (codegen && elem.expr) {
       const body = `const a = new Array(${n});\nfor (let i = 0; i < ${n}; i++) a[i] = ${elem.expr(`o + ${es} * i`)};\nreturn a;`;
@@ -284,6 +291,7 @@ class Compiler {
         if (m.name === "") continue; // unnamed bitfield: padding
         const width = m.bitfieldSize || s.intBits!;
         const bitOff = m.bitOffset + (oldStyle ? s.intOffset! : 0);
+        fits(where, bitOff + width, t.size * 8, t.kind);
         const bf = bitfield(m.bitfieldSize ? { ...s, intBits: undefined, intOffset: undefined } : s, bitOff, width, this.#le);
         items.push({ t: "bits", name: m.name, read: bf.read, write: bf.write });
         continue;
@@ -292,11 +300,15 @@ class Compiler {
       const off = m.bitOffset / 8;
       if (m.name === "") {
         if (rt.kind === "struct" || rt.kind === "union") {
-          items.push({ t: "anon", off, comp: this.node(resolved).composite! });
+          const n = this.node(resolved);
+          fits(where, (off + n.size) * 8, t.size * 8, t.kind);
+          items.push({ t: "anon", off, comp: n.composite! });
         }
         continue;
       }
-      items.push({ t: "field", name: m.name, off, node: this.node(m.typeId) });
+      const node = this.node(m.typeId);
+      fits(where, (off + node.size) * 8, t.size * 8, t.kind);
+      items.push({ t: "field", name: m.name, off, node });
     }
     return this.#finish(t.kind, cName, t.size, items);
   }
@@ -307,7 +319,9 @@ class Compiler {
     for (const v of t.vars) {
       const vt = btf.type(v.typeId);
       if (vt.kind !== "var") continue; // functions in .ksyms
-      items.push({ t: "field", name: vt.name, off: v.offset, node: this.node(vt.typeId) });
+      const node = this.node(vt.typeId);
+      fits(() => `build codec for section ${t.name}: variable ${vt.name}`, (v.offset + node.size) * 8, t.size * 8, "section");
+      items.push({ t: "field", name: vt.name, off: v.offset, node });
     }
     return this.#finish("datasec", `section ${t.name}`, t.size, items);
   }
@@ -335,6 +349,16 @@ class Compiler {
       writeFields(dv, o, v as Record<string, unknown>);
     };
     return { size, read: compositeReader(items), write, composite: comp };
+  }
+}
+
+/**
+ * Throws BtfError when a member ending at bit `end` does not fit in its `size`-bit container (the
+ * kernel refuses such BTF; decoding it would read past the value).
+ */
+function fits(where: () => string, end: number, size: number, kind: string): void {
+  if (end > size) {
+    throw new BtfError(`${where()}: it ends at byte ${Math.ceil(end / 8)}, past the end of its ${size / 8}-byte ${kind}; the BTF is malformed (regenerate it, or decode the bytes without BTF)`);
   }
 }
 

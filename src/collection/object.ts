@@ -57,7 +57,8 @@ export interface LoadOptions {
   logLevel?: number;
   /**
    * The BTF describing the target kernel, for CO-RE: a path (for kernels without
-   * /sys/kernel/btf/vmlinux, e.g. a BTFHub file) or a parsed Btf. Default: the running kernel's.
+   * /sys/kernel/btf/vmlinux, e.g. a BTFHub file) of raw BTF or of an ELF file with a `.BTF`
+   * section (a vmlinux image), or a parsed Btf. Default: the running kernel's.
    */
   kernelBtf?: string | Btf;
   /** Called with a message when tsbpf falls back (e.g. loads without BTF). Default: process warning. */
@@ -211,7 +212,7 @@ function loadObjectBtf(spec: CollectionSpec, warn: (m: string) => void): FD | un
   if (!("errno" in r)) return r;
   if (spec.btf) {
     const has = (k: Parameters<typeof probeBtfKind>[0]) => probeBtfKind(k).supported;
-    const support = { declTag: has("decl_tag"), typeTag: has("type_tag"), float: has("float"), enum64: has("enum64"), funcLinkage: has("func"), datasec: has("datasec") };
+    const support = { declTag: has("decl_tag"), typeTag: has("type_tag"), float: has("float"), enum64: has("enum64"), funcLinkage: has("func_global"), func: has("func"), datasec: has("datasec") };
     if (Object.values(support).some((v) => !v)) {
       // Start from the bytes prepared for the kernel (extern entries already cleaned up).
       const again = btfLoad(sanitizeBtf(Btf.parse(spec.btfBytes), support), new Uint8Array(16 * 1024 * 1024));

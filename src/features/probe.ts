@@ -211,15 +211,18 @@ export function probeHelper(progType: number, helper: string | number): ProbeRes
   });
 }
 
-/** Whether the kernel's BTF loader accepts a BTF kind (loads a minimal BTF that uses it). */
-export function probeBtfKind(kind: "func" | "datasec" | "float" | "decl_tag" | "type_tag" | "enum64"): ProbeResult {
+/**
+ * Whether the kernel's BTF loader accepts a BTF kind (loads a minimal BTF that uses it). `func` is
+ * a static FUNC and its FUNC_PROTO (Linux 5.0); `func_global` a FUNC with global linkage (5.6).
+ */
+export function probeBtfKind(kind: "func" | "func_global" | "datasec" | "float" | "decl_tag" | "type_tag" | "enum64"): ProbeResult {
   return cached(`btf:${kind}`, () => {
     const b = new BtfBuilder();
     const int = b.add({ kind: "int", name: "int", size: 4, bits: 32, offset: 0, signed: true, char: false, bool: false });
     switch (kind) {
-      case "func": {
+      case "func": case "func_global": {
         const proto = b.add({ kind: "func_proto", name: "", returnTypeId: int, params: [] });
-        b.add({ kind: "func", name: "f", typeId: proto, linkage: "global" });
+        b.add({ kind: "func", name: "f", typeId: proto, linkage: kind === "func" ? "static" : "global" });
         break;
       }
       case "datasec": {
@@ -254,7 +257,7 @@ export function probeAll(): { mapTypes: Record<string, ProbeResult>; programType
   const programTypes: Record<string, ProbeResult> = {};
   for (const [name, id] of Object.entries(ProgramType)) if (id !== ProgramType.UNSPEC) programTypes[name.toLowerCase()] = probeProgramType(id);
   const btfKinds: Record<string, ProbeResult> = {};
-  for (const k of ["func", "datasec", "float", "decl_tag", "type_tag", "enum64"] as const) btfKinds[k] = probeBtfKind(k);
+  for (const k of ["func", "func_global", "datasec", "float", "decl_tag", "type_tag", "enum64"] as const) btfKinds[k] = probeBtfKind(k);
   return { mapTypes, programTypes, btfKinds };
 }
 

@@ -4,6 +4,10 @@
  * the truth read from /sys/kernel/btf/vmlinux with the BTF parser.
  */
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { ktest, repoPath, startSyscaller } from "../helpers/kernel.js";
 import { BpfError, CoreError, VerifierError, loadObject, type BpfObject } from "../../src/index.js";
 import { loadKernelBtf, loadModuleBtf } from "../../src/btf/kernel.js";
@@ -226,4 +230,39 @@ ktest("readhist (the CO-RE seed): tp/syscalls/sys_exit_read fills the child's lo
   const others = slots.reduce((a, b) => a + b, 0) - N;
   assert.ok(others <= 1 && slots[1] === others, `other slots: ${slots.join(",")}`);
   assert.equal([...o.maps.hists!.keys()].length, 1, "only the child's pid is recorded (targ_pid)");
+}));
+
+ktest("CO-RE: LoadOptions.kernelBtf given a copy of vmlinux BTF, as a raw file and as an ELF .BTF section", () => withChild(["getpid", "3"], async (child) => {
+  const k = kernel();
+  const dir = mkdtempSync(join(tmpdir(), "tsbpf-kernel-btf-"));
+  try {
+    // As on a kernel without /sys/kernel/btf/vmlinux: the BTF comes from a file the user names.
+    const raw = join(dir, "vmlinux.btf");
+    writeFileSync(raw, readFileSync("/sys/kernel/btf/vmlinux"));
+    const elf = join(dir, "vmlinux.elf");
+    execFileSync("llvm-objcopy-19", ["-I", "binary", "-O", "elf64-x86-64", "--rename-section", ".data=.BTF", raw, elf]);
+    const bad = join(dir, "not-btf");
+    writeFileSync(bad, "neither BTF nor ELF\n");
+    const fromElf = loadKernelBtf(elf);
+    assert.equal(fromElf.count, k.count, "the ELF's .BTF section is the kernel's BTF");
+    assert.throws(() => loadKernelBtf(bad), (e: unknown) => e instanceof BpfError && e.code === "E_BTF" && /neither raw BTF \(magic 0xeb9f\) nor an ELF file with a \.BTF section/.test(e.message));
+
+    using a = await loadObject(obj("core_task"), { constants: { target_tgid: child.pid }, programs: ["on_getpid"], kernelBtf: raw });
+    using b = await loadObject(obj("core_task"), { constants: { target_tgid: child.pid }, programs: ["on_getpid"], kernelBtf: elf });
+    a.attachAll({ strict: true });
+    b.attachAll({ strict: true });
+    assert.equal(await child.go(), 0);
+    const pid = field(k, "task_struct", "pid"), tgid = field(k, "task_struct", "tgid");
+    for (const [what, o] of [["raw file", a], ["ELF file", b]] as const) {
+      const v = vars(o);
+      assert.equal(v("out_calls"), 3n, `${what}: the program ran for each getpid()`);
+      assert.equal(v("out_pid_off"), BigInt(pid.off), `${what}: offsetof(task_struct, pid)`);
+      assert.equal(v("out_tgid_off"), BigInt(tgid.off), `${what}: offsetof(task_struct, tgid)`);
+      assert.equal(v("out_ts_size"), BigInt(k.sizeof(structId(k, "task_struct"))), `${what}: sizeof(task_struct)`);
+      assert.equal(v("out_tgid"), BigInt(child.pid), `${what}: BPF_CORE_READ(task, tgid)`);
+      assert.equal(v("out_pidtype_max"), enumValue(k, "pid_type", "PIDTYPE_MAX"), `${what}: enum value`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }));

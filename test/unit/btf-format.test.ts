@@ -16,7 +16,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Btf, BtfBuilder, loadKernelBtf, type BtfComposite, type BtfMember, type BtfTypeInit } from "../../src/btf/index.js";
 import { formatBtfAsC } from "../../src/btf/format-c.js";
-import { padding } from "../../src/btf/format-layout.js";
+import { PAD_ARRAY_MIN_BITS, padding } from "../../src/btf/format-layout.js";
 import { formatBtfRaw } from "../../src/btf/format-raw.js";
 import { parseElf } from "../../src/elf/index.js";
 import { BtfError } from "../../src/errors.js";
@@ -339,6 +339,66 @@ test("format C: malformed BTF is a BtfError, not a hang", () => {
   d.add({ kind: "struct", name: "outer", size: 4, members: [{ name: "", typeId: 2, bitOffset: 0, bitfieldSize: 0 }] });
   d.add({ kind: "struct", name: "", size: 4, members: [{ name: "", typeId: 2, bitOffset: 0, bitfieldSize: 0 }] });
   assert.throws(() => formatBtfAsC(Btf.parse(d.toBytes())), BtfError);
+});
+
+test("format C: a gap of more than 8 KiB is one char array, so a huge declared size stays small", () => {
+  const words = (PAD_ARRAY_MIN_BITS / 64) + 1;
+  assert.deepEqual(padding(0, words * 64), [`char __pad_0[${words * 8}]`]);
+  // Unaligned ends keep their bitfields; the array covers the whole 64-bit words in between.
+  assert.deepEqual(padding(4, 64 + words * 64 + 12), ["long: 60", `char __pad_8[${words * 8}]`, "short: 12"]);
+  // Up to the threshold, padding is written like bpftool: one `long: 64` per word.
+  assert.deepEqual(padding(0, PAD_ARRAY_MIN_BITS), new Array(PAD_ARRAY_MIN_BITS / 64).fill("long: 64"));
+
+  // Shapes of BTF that made the formatter run out of memory: a struct of declared size 0xffffffff
+  // with one member, and an anonymous struct of ~400 MB embedded in a named one.
+  const b = new BtfBuilder();
+  const int = b.add({ kind: "int", name: "int", size: 4, bits: 32, offset: 0, signed: true, char: false, bool: false });
+  const short = b.add({ kind: "int", name: "short", size: 2, bits: 16, offset: 0, signed: true, char: false, bool: false });
+  b.add({ kind: "struct", name: "huge", size: 0xffffffff, members: [{ name: "a", typeId: int, bitOffset: 0, bitfieldSize: 0 }] });
+  const anon = b.add({ kind: "struct", name: "", size: 400_000_004, members: [
+    { name: "x", typeId: short, bitOffset: 0, bitfieldSize: 0 }, { name: "y", typeId: short, bitOffset: 16, bitfieldSize: 0 }] });
+  b.add({ kind: "struct", name: "holder", size: 400_000_008, members: [
+    { name: "s", typeId: anon, bitOffset: 0, bitfieldSize: 0 }, { name: "z", typeId: int, bitOffset: 400_000_004 * 8, bitfieldSize: 0 }] });
+  // A union wider than its members (and than 64 bits) keeps its size.
+  b.add({ kind: "union", name: "wide", size: 24, members: [{ name: "i", typeId: int, bitOffset: 0, bitfieldSize: 0 }] });
+  const btf = Btf.parse(b.toBytes());
+  const h = formatBtfAsC(btf, { header: false });
+  assert.ok(h.length < 1000, `${h.length} characters`);
+  assert.match(h, /^struct huge \{\n\tint a;\n\tint: 32;\n\tchar __pad_8\[4294967280\];\n\tlong: 56;\n\} __attribute__\(\(packed\)\);$/m);
+  assert.match(h, /^struct holder \{\n\tstruct \{\n\t\tshort x;\n\t\tshort y;\n\t\tint: 32;\n\t\tchar __pad_8\[399999992\];\n\t\tint: 32;\n\t\} s;\n\tint z;\n\};$/m);
+  assert.match(h, /^union wide \{\n\tint i;\n\tchar __pad_0\[24\];\n\};$/m);
+  if (haveClang) {
+    const ids = ["huge", "holder"].map((n) => btf.findByName(n, "struct")!).concat(btf.findByName("wide", "union")!);
+    const dir = tmp();
+    try {
+      writeFileSync(join(dir, "vmlinux.h"), formatBtfAsC(btf));
+      writeFileSync(join(dir, "t.c"), `#include "vmlinux.h"\n${layoutAsserts(btf, ids)}\n`);
+      compile(dir, "t.c");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+});
+
+test("format C: output beyond maxLength is a BtfError that says what to do", () => {
+  // Anonymous types are written out at every use: 22 levels of two members each are 2^22 lines.
+  const b = new BtfBuilder();
+  let inner = b.add({ kind: "int", name: "int", size: 4, bits: 32, offset: 0, signed: true, char: false, bool: false });
+  for (let i = 0; i < 22; i++) {
+    inner = b.add({ kind: "union", name: "", size: 4, members: [
+      { name: "a", typeId: inner, bitOffset: 0, bitfieldSize: 0 }, { name: "b", typeId: inner, bitOffset: 0, bitfieldSize: 0 }] });
+  }
+  b.add({ kind: "struct", name: "top", size: 4, members: [{ name: "t", typeId: inner, bitOffset: 0, bitfieldSize: 0 }] });
+  const btf = Btf.parse(b.toBytes());
+  const t0 = performance.now();
+  assert.throws(() => formatBtfAsC(btf, { maxLength: 1 << 20 }), (e: unknown) =>
+    e instanceof BtfError && /longer than 1048576 characters/.test(e.message) && /ids option, or raise maxLength/.test(e.message));
+  assert.ok(performance.now() - t0 < 20_000, `${Math.round(performance.now() - t0)} ms`);
+  // Enumerators are bounded too.
+  const e = new BtfBuilder();
+  e.add({ kind: "enum", name: "many", size: 4, signed: false, values: Array.from({ length: 100 }, (_, i) => ({ name: `V${i}`, value: BigInt(i) })) });
+  assert.throws(() => formatBtfAsC(Btf.parse(e.toBytes()), { maxLength: 200 }), BtfError);
+  assert.ok(formatBtfAsC(Btf.parse(e.toBytes()), { maxLength: 10_000 }).includes("V99 = 99"));
 });
 
 test("format raw: bpftool's listing", () => {

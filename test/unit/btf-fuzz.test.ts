@@ -1,9 +1,26 @@
+/**
+ * Fuzzing of the BTF parser, the C header generator and the BTF codecs with mutated valid BTF
+ * (fixed seeds: the same inputs on every run). Only typed errors (BtfError, and ArgumentError from
+ * a codec given bytes) may come out: never a RangeError, a TypeError or a crash.
+ *
+ * Iterations per random target: env TSBPF_FUZZ_ITERATIONS (default 3000, what CI runs); e.g.
+ * `TSBPF_FUZZ_ITERATIONS=20000 node scripts/run-tests.mjs btf-fuzz` for a longer run.
+ */
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { Btf, fixupDatasecs, parseBtfExt, rewriteBtf, sanitizeBtf, writeBtf } from "../../src/btf/index.js";
+import { Btf, BtfBuilder, fixupDatasecs, parseBtfExt, rewriteBtf, sanitizeBtf, writeBtf } from "../../src/btf/index.js";
 import { parseElf } from "../../src/elf/index.js";
-import { BtfError } from "../../src/errors.js";
+import { formatBtfAsC } from "../../src/btf/format-c.js";
+import { codecFor } from "../../src/codec/index.js";
+import { ArgumentError, BtfError } from "../../src/errors.js";
+
+/** Iterations of each random target (TSBPF_FUZZ_ITERATIONS, default 3000). */
+export const FUZZ_ITERATIONS = (() => {
+  const v = Number(process.env.TSBPF_FUZZ_ITERATIONS ?? 3000);
+  if (!Number.isInteger(v) || v < 1) throw new Error(`TSBPF_FUZZ_ITERATIONS must be a positive integer, got ${process.env.TSBPF_FUZZ_ITERATIONS}`);
+  return v;
+})();
 
 const OBJ = new URL("../../../test/fixtures/btf/kinds.bpf.o", import.meta.url);
 const elf = parseElf(readFileSync(OBJ));
@@ -65,7 +82,7 @@ test("malformed BTF: truncation at every length only throws BtfError", () => {
 
 test("malformed BTF: random byte flips (fixed seed) only throw BtfError", () => {
   const next = rng(0xb7f5eed);
-  const iterations = 3000;
+  const iterations = FUZZ_ITERATIONS;
   let parsed = 0;
   for (let i = 0; i < iterations; i++) {
     const b = copy(BTF);
@@ -84,11 +101,84 @@ test("malformed BTF: random byte flips (fixed seed) only throw BtfError", () => 
 test("malformed .BTF.ext: random byte flips only throw BtfError", () => {
   const btf = Btf.parse(BTF);
   const next = rng(42);
-  for (let i = 0; i < 3000; i++) {
+  for (let i = 0; i < FUZZ_ITERATIONS; i++) {
     const b = copy(EXT);
     for (let k = 0; k < 1 + (next() % 3); k++) b[next() % b.length] = next() & 0xff;
     only(() => parseBtfExt(b, btf), `ext iteration ${i}`);
   }
+});
+
+/** Valid BTF of three objects, mutated by 1-4 byte writes biased towards the header and types. */
+const SOURCES = [BTF, ...["globals.bpf.o", "btfmaps.bpf.o"].map((n) =>
+  copy(parseElf(readFileSync(new URL(`../../../test/fixtures/elf/${n}`, import.meta.url))).sectionByName(".BTF")!.data))];
+
+function mutant(next: () => number, i: number): Uint8Array {
+  const b = copy(SOURCES[i % SOURCES.length]!);
+  const flips = 1 + (next() % 4);
+  for (let k = 0; k < flips; k++) {
+    const pos = next() % (k === 0 ? Math.min(b.length, 1200) : b.length);
+    const m = next() % 4;
+    b[pos] = m === 0 ? 0xff : m === 1 ? 0 : next() & 0xff;
+  }
+  return b;
+}
+
+test("fuzz: formatBtfAsC on mutated BTF only throws BtfError", () => {
+  const next = rng(0xc0ffee);
+  let formatted = 0;
+  for (let i = 0; i < FUZZ_ITERATIONS; i++) {
+    let btf: Btf;
+    try { btf = Btf.parse(mutant(next, i)); } catch (e) {
+      if (!(e instanceof BtfError)) assert.fail(`iteration ${i}: parse threw ${(e as Error)?.name}: ${(e as Error)?.message}`);
+      continue;
+    }
+    try { formatBtfAsC(btf, { maxLength: 1 << 22 }); formatted++; } catch (e) {
+      if (!(e instanceof BtfError)) assert.fail(`iteration ${i}: formatBtfAsC threw ${(e as Error)?.name}: ${(e as Error)?.message}`);
+    }
+  }
+  assert.ok(formatted > FUZZ_ITERATIONS / 10, `enough mutants format (${formatted})`);
+});
+
+test("fuzz: codecs built from mutated BTF decode random bytes with only typed errors", () => {
+  const next = rng(0xc0dec);
+  let decoded = 0;
+  for (let i = 0; i < FUZZ_ITERATIONS; i++) {
+    let btf: Btf;
+    try { btf = Btf.parse(mutant(next, i)); } catch { continue; }
+    for (let id = 1; id < btf.count; id++) {
+      const ctx = `iteration ${i}, type ${id}`;
+      let c;
+      try { c = codecFor(btf, id); } catch (e) {
+        if (!(e instanceof BtfError)) assert.fail(`${ctx}: codecFor threw ${(e as Error)?.name}: ${(e as Error)?.message}`);
+        continue;
+      }
+      if (!(c.size <= 1 << 20)) continue;
+      const bytes = new Uint8Array(c.size);
+      for (let j = 0; j < bytes.length; j++) bytes[j] = next() & 0xff;
+      let v: unknown;
+      try { v = c.decode(bytes); decoded++; } catch (e) {
+        if (!(e instanceof BtfError || e instanceof ArgumentError)) assert.fail(`${ctx}: decode threw ${(e as Error)?.name}: ${(e as Error)?.message}`);
+        continue;
+      }
+      try { c.encode(v as never); } catch (e) {
+        if (!(e instanceof BtfError || e instanceof ArgumentError)) assert.fail(`${ctx}: encode threw ${(e as Error)?.name}: ${(e as Error)?.message}`);
+      }
+    }
+  }
+  assert.ok(decoded > FUZZ_ITERATIONS, `enough values decode (${decoded})`);
+});
+
+test("codec: a member that ends past its struct is a BtfError when the codec is built", () => {
+  const b = new BtfBuilder();
+  const int = b.add({ kind: "int", name: "int", size: 4, bits: 32, offset: 0, signed: true, char: false, bool: false });
+  const long = b.add({ kind: "int", name: "long", size: 8, bits: 64, offset: 0, signed: true, char: false, bool: false });
+  const s = b.add({ kind: "struct", name: "s", size: 4, members: [{ name: "x", typeId: long, bitOffset: 0, bitfieldSize: 0 }] });
+  const bf = b.add({ kind: "struct", name: "bf", size: 4, members: [{ name: "x", typeId: int, bitOffset: 30, bitfieldSize: 4 }] });
+  const empty = b.add({ kind: "struct", name: "e", size: 0, members: [] });
+  const many = b.add({ kind: "array", name: "", elemTypeId: empty, indexTypeId: int, nelems: 0xffffffff });
+  const btf = Btf.parse(b.toBytes());
+  for (const id of [s, bf]) assert.throws(() => codecFor(btf, id), (e: unknown) => e instanceof BtfError && /past the end of its 4-byte struct/.test(e.message));
+  assert.throws(() => codecFor(btf, many), (e: unknown) => e instanceof BtfError && /zero-size elements/.test(e.message));
 });
 
 test("malformed BTF: specific errors name the problem", () => {

@@ -253,6 +253,34 @@ test("sanitize: replaces kinds an older kernel lacks, keeping ids and strings", 
   assert.deepEqual(allTypes(Btf.parse(sanitizeBtf(btf, all))), allTypes(btf));
 });
 
+test("sanitize: FLOAT becomes a struct with an identifier for a name; FUNC and FUNC_PROTO for kernels before 5.0", () => {
+  const b = new BtfBuilder();
+  const int = b.add({ kind: "int", name: "int", size: 4, bits: 32, offset: 0, signed: true, char: false, bool: false });
+  const ld = b.add({ kind: "float", name: "long double", size: 16 });
+  const proto = b.add({ kind: "func_proto", name: "", returnTypeId: int, params: [{ name: "a", typeId: int }, { name: "b", typeId: ld }] });
+  const fn = b.add({ kind: "func", name: "f", typeId: proto, linkage: "global" });
+  const tag = b.add({ kind: "decl_tag", name: "arg", typeId: fn, componentIdx: 0, attribute: false });
+  const btf = Btf.parse(b.toBytes());
+  const all = { declTag: true, typeTag: true, float: true, enum64: true, funcLinkage: true, func: true, datasec: true };
+  const f = Btf.parse(sanitizeBtf(btf, { ...all, float: false })).type(ld);
+  assert.deepEqual([f.kind, f.name, (f as { size: number }).size], ["struct", "float_long_double", 16]);
+  // Only global linkage missing (5.0 to 5.5): the function stays, static.
+  const st = Btf.parse(sanitizeBtf(btf, { ...all, funcLinkage: false })).type(fn);
+  assert.ok(st.kind === "func" && st.linkage === "static" && st.typeId === proto);
+  // No FUNC at all: FUNC → TYPEDEF of the same name, FUNC_PROTO → a 4-byte ENUM with one value per
+  // parameter; a tag on a parameter cannot stay.
+  const old = Btf.parse(sanitizeBtf(btf, { ...all, func: false }));
+  const td = old.type(fn);
+  assert.ok(td.kind === "typedef" && td.name === "f" && td.typeId === proto);
+  const en = old.type(proto);
+  assert.ok(en.kind === "enum" && en.size === 4);
+  assert.deepEqual(en.values.map((v) => v.name), ["a", "b"]);
+  assert.equal(old.type(tag).kind, "int");
+  assert.equal(old.count, btf.count);
+  // Linkage alone does not touch functions when FUNC is supported and linkage is.
+  assert.equal(Btf.parse(sanitizeBtf(btf, all)).type(fn).kind, "func");
+});
+
 test("name index agrees with a linear scan, for every kind and without a kind; flavoured names", (t) => {
   if (!existsSync(VMLINUX)) { t.skip(`${VMLINUX} is absent (kernel built without CONFIG_DEBUG_INFO_BTF)`); return; }
   const btf = Btf.parse(readFileSync(VMLINUX));

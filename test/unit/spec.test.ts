@@ -1,3 +1,8 @@
+/**
+ * Loading collection specs from ELF objects, and fuzzing of the ELF/spec loader (mutated fixtures;
+ * only ElfError/ObjectError/BtfError may come out). Iterations of the random fuzz targets: env
+ * TSBPF_FUZZ_ITERATIONS (default 3000 random flips and 2000 targeted corruptions, what CI runs).
+ */
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -485,6 +490,14 @@ test("non-BPF and non-relocatable ELF are rejected", () => {
 
 // --- fuzzing ----------------------------------------------------------------------------------
 
+/** TSBPF_FUZZ_ITERATIONS when set, else `dflt`. */
+function fuzzIterations(dflt: number): number {
+  const env = process.env.TSBPF_FUZZ_ITERATIONS;
+  const v = env === undefined ? dflt : Number(env);
+  if (!Number.isInteger(v) || v < 1) throw new Error(`TSBPF_FUZZ_ITERATIONS must be a positive integer, got ${env}`);
+  return v;
+}
+
 function mulberry32(seed: number): () => number {
   return () => {
     seed = (seed + 0x6d2b79f5) | 0;
@@ -520,7 +533,7 @@ test("random byte flips (fixed seed) only throw ElfError/ObjectError/BtfError, e
   const rand = mulberry32(0x7eb9f);
   const sources = ["globals.bpf.o", "btfmaps.bpf.o", "legacy.bpf.o", "xdp_counter.bpf.o", "globals.bpfeb.o"].map(fixture);
   let worst = 0;
-  for (let iter = 0; iter < 3000; iter++) {
+  for (let iter = 0, n = fuzzIterations(3000); iter < n; iter++) {
     const src = sources[iter % sources.length];
     const b = src.slice();
     const flips = 1 + Math.floor(rand() * 8);
@@ -542,7 +555,7 @@ test("targeted corruption of headers, sizes and offsets", () => {
   const elf = parseElf(src);
   const shoff = Number(new DataView(src.buffer, src.byteOffset).getBigUint64(40, true));
   const interesting = [0, 1, 0x7f, 0x80, 0xff, 0xffff, 0x7fffffff, 0xffffffff];
-  for (let iter = 0; iter < 2000; iter++) {
+  for (let iter = 0, n = fuzzIterations(2000); iter < n; iter++) {
     const b = src.slice();
     const dv = new DataView(b.buffer);
     const sec = elf.sections[1 + Math.floor(rand() * (elf.sections.length - 1))];
