@@ -48,3 +48,10 @@ ktest("a version section of the wrong size does not block loading: the running k
   assert.deepEqual(Object.keys(o.programs), Object.keys(spec.programs));
   assert.ok(Object.keys(o.programs).length > 0);
 });
+
+ktest("a prog array slot whose program was not loaded stays empty, with a warning that says so", async () => {
+  const warnings: string[] = [];
+  using o = await loadObject(repoPath("test", "bpf", "btf_maps.bpf.o"), { programs: ["touch_maps"], onWarning: (w) => warnings.push(w) });
+  assert.equal(o.maps.jump_table!.lookup(0), undefined);
+  assert.ok(warnings.some((w) => /jump_table: slot 0 stays empty because program tail_target was not loaded/.test(w)), warnings.join("\n"));
+});
