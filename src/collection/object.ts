@@ -184,6 +184,8 @@ export function loadCollection(spec: CollectionSpec, opts: LoadOptions = {}): Bp
         else if ("program" in c.value) {
           const prog = programs[c.value.program];
           if (prog) target.update(c.key, prog.fd.value);
+          else if (!spec.programs[c.value.program]) throw new ObjectError(`initialise map ${m.name}: slot ${c.key} names program ${c.value.program}, which the object does not define`);
+          else warn(`initialise map ${m.name}: slot ${c.key} stays empty because program ${c.value.program} was not loaded (not in the programs option)`);
         } else {
           const inner = maps[c.value.map];
           if (!inner) throw new ObjectError(`initialise map ${m.name}: slot ${c.key} names map ${c.value.map}, which the object does not define`);

@@ -269,9 +269,10 @@ export class BpfMap {
   #value(value: Raw | Raw[], op: string): Uint8Array {
     // Hot path, as for keys: bytes of the right size, and a number for an 8-byte value written as
     // two 32-bit halves (two's complement, like BigInt.asUintN(64, BigInt(v)), without a bigint).
+    // Safe integers always fit in 8 bytes; others take the general path, which refuses them.
     if (value instanceof Uint8Array) {
       if (value.length === this.userValueSize) return value;
-    } else if (typeof value === "number" && this.userValueSize === 8 && Number.isInteger(value)) {
+    } else if (typeof value === "number" && this.userValueSize === 8 && Number.isSafeInteger(value)) {
       const view = this.#valueView;
       view.setUint32(0, value >>> 0, true);
       view.setUint32(4, Math.floor(value / 4294967296) >>> 0, true);
@@ -444,6 +445,9 @@ export class BpfMap {
    * get-next-key iteration where the map type or kernel has no batch support.
    */
   *lookupBatches(batchSize = 4096, opts: { delete?: boolean } = {}): IterableIterator<{ keys: Uint8Array; values: Uint8Array; count: number }> {
+    if (opts.delete && (this.type === MapType.ARRAY || this.type === MapType.PERCPU_ARRAY)) {
+      throw new ArgumentError(`batch-read and delete ${this.#what()}: array maps cannot delete entries; read with lookupBatches() and zero them with clear()`);
+    }
     const cmd = opts.delete ? Cmd.MAP_LOOKUP_AND_DELETE_BATCH : Cmd.MAP_LOOKUP_BATCH;
     const tokenSize = Math.max(this.keySize, 8);
     let inBatch: Uint8Array | null = null;
@@ -505,8 +509,12 @@ export class BpfMap {
     return out;
   }
 
-  /** Updates many entries in one call (BPF_MAP_UPDATE_BATCH), falling back to one update each. Returns how many were written. */
-  updateBatch(keys: Raw[], values: Raw[], mode: UpdateMode = "any"): number {
+  /**
+   * Updates many entries in one call (BPF_MAP_UPDATE_BATCH), falling back to one update each.
+   * Per-CPU maps take, per key, an array of one value per possible CPU (as update does). Returns how
+   * many were written.
+   */
+  updateBatch(keys: Raw[], values: Array<Raw | Raw[]>, mode: UpdateMode = "any"): number {
     if (keys.length !== values.length) throw new ArgumentError(`batch-update ${this.#what()}: ${keys.length} keys but ${values.length} values`);
     const kb = new Uint8Array(keys.length * this.keySize);
     const vb = new Uint8Array(values.length * this.userValueSize);
@@ -521,17 +529,32 @@ export class BpfMap {
     throw syscallError(Cmd.MAP_UPDATE_BATCH, -err, `batch-update ${this.#what()} (${count} of ${keys.length} written)`);
   }
 
-  /** Deletes many keys in one call (BPF_MAP_DELETE_BATCH), falling back to one delete each. Returns how many were deleted. */
+  /**
+   * Deletes many keys with BPF_MAP_DELETE_BATCH, falling back to one delete each where the map
+   * type has no batch support. Absent keys are skipped. Returns how many keys were deleted.
+   */
   deleteBatch(keys: Raw[]): number {
-    const kb = new Uint8Array(keys.length * this.keySize);
-    keys.forEach((k, i) => kb.set(this.#key(k, "batch-delete")!, i * this.keySize));
-    const { err, count } = mapBatch(Cmd.MAP_DELETE_BATCH, { mapFd: this.fd.value, inBatch: null, outBatch: null, keys: kb, values: null, count: keys.length });
-    if (err === 0) return count;
-    if (err === -Errno.ENOENT) return count;
-    if ((err === -Errno.EINVAL || err === -Errno.ENOTSUPP || err === -Errno.EOPNOTSUPP) && count === 0) {
-      return keys.reduce<number>((n, k) => n + (this.delete(k) ? 1 : 0), 0);
+    const ks = this.keySize;
+    const kb = new Uint8Array(keys.length * ks);
+    keys.forEach((k, i) => kb.set(this.#key(k, "batch-delete")!, i * ks));
+    let deleted = 0;
+    let start = 0;
+    while (start < keys.length) {
+      const { err, count } = mapBatch(Cmd.MAP_DELETE_BATCH, { mapFd: this.fd.value, inBatch: null, outBatch: null, keys: kb.subarray(start * ks), values: null, count: keys.length - start });
+      deleted += count;
+      if (err === 0) return deleted;
+      if (err === -Errno.ENOENT) {
+        // The kernel stops at the first absent key (the one after the `count` it deleted): skip
+        // it and go on with the rest.
+        start += count + 1;
+        continue;
+      }
+      if ((err === -Errno.EINVAL || err === -Errno.ENOTSUPP || err === -Errno.EOPNOTSUPP) && count === 0 && start === 0) {
+        return keys.reduce<number>((n, k) => n + (this.delete(k) ? 1 : 0), 0);
+      }
+      throw syscallError(Cmd.MAP_DELETE_BATCH, -err, `batch-delete ${this.#what()} (${deleted} of ${keys.length} deleted)`);
     }
-    throw syscallError(Cmd.MAP_DELETE_BATCH, -err, `batch-delete ${this.#what()} (${count} of ${keys.length} deleted)`);
+    return deleted;
   }
 
   /** Removes every entry (arrays cannot delete: their values are zeroed instead). Returns how many keys were cleared. */

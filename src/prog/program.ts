@@ -9,7 +9,8 @@
  */
 import { ArgumentError, BpfError, Errno, SyscallError, VerifierError } from "../errors.js";
 import { FD } from "../sys/fd.js";
-import { Cmd, getFdById, pointerTo, objGet, objGetInfoByFd, objPin, progLoad, progTestRun, syscallError } from "../sys/bpf.js";
+import { Cmd, getFdById, pointerTo, objGet, objGetInfoByFd, objPin, permissionError, progLoad, progTestRun, syscallError } from "../sys/bpf.js";
+import type { CapabilityName } from "../sys/caps.js";
 import { ensurePinPath } from "../sys/fs.js";
 import { ProgramType, programTypeName } from "../spec/kernel-enums.js";
 
@@ -127,9 +128,34 @@ function decodeLog(buf: Uint8Array): string {
   return new TextDecoder().decode(buf.subarray(0, end < 0 ? buf.length : end));
 }
 
+/** Program types that need CAP_PERFMON besides CAP_BPF (they can read kernel memory). */
+const perfmonTypes = new Set<number>([
+  ProgramType.KPROBE, ProgramType.TRACEPOINT, ProgramType.PERF_EVENT, ProgramType.RAW_TRACEPOINT,
+  ProgramType.RAW_TRACEPOINT_WRITABLE, ProgramType.TRACING, ProgramType.LSM, ProgramType.STRUCT_OPS, ProgramType.EXT,
+]);
+
+/** Program types that need CAP_NET_ADMIN besides CAP_BPF (socket filters and cgroup_skb need only CAP_BPF). */
+const netAdminTypes = new Set<number>([
+  ProgramType.SCHED_CLS, ProgramType.SCHED_ACT, ProgramType.XDP, ProgramType.LWT_IN, ProgramType.LWT_OUT,
+  ProgramType.LWT_XMIT, ProgramType.LWT_SEG6LOCAL, ProgramType.SK_SKB, ProgramType.SK_MSG, ProgramType.LIRC_MODE2,
+  ProgramType.FLOW_DISSECTOR, ProgramType.CGROUP_DEVICE, ProgramType.CGROUP_SOCK, ProgramType.CGROUP_SOCK_ADDR,
+  ProgramType.CGROUP_SOCKOPT, ProgramType.CGROUP_SYSCTL, ProgramType.SOCK_OPS, ProgramType.EXT, ProgramType.NETFILTER,
+]);
+
+/** The capabilities the kernel checks before loading a program of `type` (CAP_SYS_ADMIN covers them all). */
+export function capabilitiesFor(type: number): CapabilityName[] {
+  const caps: CapabilityName[] = ["CAP_BPF"];
+  if (perfmonTypes.has(type)) caps.push("CAP_PERFMON");
+  if (netAdminTypes.has(type)) caps.push("CAP_NET_ADMIN");
+  return caps;
+}
+
 function programError(o: ProgramLoadOptions, errno: number, log: string): BpfError {
   if (!log.trim()) {
-    if (errno === Errno.EPERM || errno === Errno.EACCES) return syscallError(Cmd.PROG_LOAD, errno, `load program ${o.name} (${progTypeName(o.type)})`);
+    if (errno === Errno.EPERM) {
+      return permissionError(Cmd.PROG_LOAD, `load program ${o.name} (${progTypeName(o.type)})`, capabilitiesFor(o.type), `${progTypeName(o.type)} programs`);
+    }
+    if (errno === Errno.EACCES) return syscallError(Cmd.PROG_LOAD, errno, `load program ${o.name} (${progTypeName(o.type)})`);
     if (errno === Errno.EINVAL && o.license === "") {
       return new SyscallError("BPF_PROG_LOAD", errno, `load program ${o.name}: the kernel refused it (EINVAL) and the object has no license section; add char LICENSE[] SEC("license") = "GPL";`);
     }

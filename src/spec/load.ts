@@ -46,8 +46,9 @@ export function loadCollectionSpec(bytes: Uint8Array, opts: LoadCollectionSpecOp
   }
   let kernelVersion: number | undefined;
   const verSec = elf.sectionByName("version");
-  if (verSec) {
-    if (verSec.size !== 4) throw new ObjectError(`load BPF object: the version section has ${verSec.size} bytes, expected 4`);
+  // The loader passes the running kernel's version whatever the object says (kprobe programs on
+  // kernels before 5.0 need it to match), so a version section of the wrong size is ignored.
+  if (verSec && verSec.data.length === 4) {
     kernelVersion = new DataView(verSec.data.buffer, verSec.data.byteOffset, 4).getUint32(0, le);
   }
 

@@ -4,7 +4,8 @@
  * kernel's BTF). These functions do no policy: they encode, call, and turn -errno into
  * SyscallError. The public API (src/map, src/prog, src/link) builds on them.
  */
-import { SyscallError } from "../errors.js";
+import { Errno, SyscallError } from "../errors.js";
+import { permissionHint, type CapabilityName } from "./caps.js";
 import { native, type Bytes } from "./native.js";
 import { FD } from "./fd.js";
 
@@ -142,12 +143,46 @@ export function bpfTry(cmd: number, attr: Attr, size: number): number {
   return native().bpf(cmd, attr.bytes.subarray(0, size));
 }
 
-/** A SyscallError for `cmd`, with `context` (e.g. `create map hists`) leading the message. */
+/**
+ * A SyscallError for `cmd`, with `context` (e.g. `create map hists`) leading the message. An EPERM
+ * from a bpf() command says what it is about: for element commands a read-only map, otherwise
+ * which capability the process lacks (see {@link permissionError}).
+ */
 export function syscallError(cmd: number | string, errno: number, context?: string): SyscallError {
+  if (typeof cmd === "number" && errno === Errno.EPERM) {
+    if (readOnlyCommands.has(cmd)) {
+      return new SyscallError(cmdName(cmd), errno, `${context ? `${context}: ` : ""}${cmdName(cmd)} failed: operation not permitted (EPERM). The map is read-only for user space: frozen (BPF_MAP_FREEZE, as .rodata is after load), opened read-only, or created with BPF_F_RDONLY`);
+    }
+    return permissionError(cmd, context, sysAdminCommands.has(cmd) ? ["CAP_SYS_ADMIN"] : ["CAP_BPF"], `${cmdName(cmd)} calls`);
+  }
   const name = typeof cmd === "number" ? cmdName(cmd) : cmd;
   const base = new SyscallError(name, errno);
   return context ? new SyscallError(name, errno, `${context}: ${base.message}`) : base;
 }
+
+/**
+ * The SyscallError for an EPERM from `cmd` when the operation needs `needed`: it names the
+ * capabilities this process lacks (`what` says who needs them, e.g. "raw_tracepoint programs").
+ */
+export function permissionError(cmd: number, context: string | undefined, needed: readonly CapabilityName[], what: string): SyscallError {
+  const name = cmdName(cmd);
+  return new SyscallError(name, Errno.EPERM, `${context ? `${context}: ` : ""}${name} failed: operation not permitted (EPERM): ${permissionHint(needed, what)}`);
+}
+
+/** Element commands, whose EPERM means the map is read-only for user space, not missing privileges. */
+const readOnlyCommands = new Set<number>([
+  Cmd.MAP_UPDATE_ELEM, Cmd.MAP_DELETE_ELEM, Cmd.MAP_LOOKUP_AND_DELETE_ELEM, Cmd.MAP_UPDATE_BATCH,
+  Cmd.MAP_DELETE_BATCH, Cmd.MAP_LOOKUP_AND_DELETE_BATCH,
+]);
+
+/** Commands that need CAP_SYS_ADMIN rather than CAP_BPF: walking and opening other processes' objects, stats. */
+const sysAdminCommands = new Set<number>([
+  Cmd.PROG_GET_NEXT_ID, Cmd.MAP_GET_NEXT_ID, Cmd.BTF_GET_NEXT_ID, Cmd.LINK_GET_NEXT_ID, Cmd.PROG_GET_FD_BY_ID,
+  Cmd.MAP_GET_FD_BY_ID, Cmd.BTF_GET_FD_BY_ID, Cmd.LINK_GET_FD_BY_ID, Cmd.ENABLE_STATS,
+]);
+
+/** Map types whose creation needs CAP_NET_ADMIN besides CAP_BPF: devmap, devmap_hash, xskmap, sockmap, sockhash. */
+const netAdminMapTypes = new Set<number>([14 /* DEVMAP */, 15 /* SOCKMAP */, 17 /* XSKMAP */, 18 /* SOCKHASH */, 25 /* DEVMAP_HASH */]);
 
 const NUL = new Uint8Array(1);
 
@@ -198,7 +233,12 @@ export function mapCreate(a: MapCreateAttr, what = `map ${a.name ?? ""}`.trim())
   // Pass only as much of the attr as was used, so older kernels (which reject unknown non-zero
   // tails but also unknown sizes with garbage) accept it.
   const size = a.valueTypeBtfObjFd ? L.value_type_btf_obj_fd + 4 : a.mapExtra ? L.map_extra + 8 : L.btf_vmlinux_value_type_id + 4;
-  return new FD(bpfCall(Cmd.MAP_CREATE, attr, size, `create ${what}`), what);
+  const r = bpfTry(Cmd.MAP_CREATE, attr, size);
+  if (r >= 0) return new FD(r, what);
+  if (-r === Errno.EPERM && netAdminMapTypes.has(a.mapType)) {
+    throw permissionError(Cmd.MAP_CREATE, `create ${what}`, ["CAP_BPF", "CAP_NET_ADMIN"], "devmap, xskmap, sockmap and sockhash maps");
+  }
+  throw syscallError(Cmd.MAP_CREATE, -r, `create ${what}`);
 }
 
 /** BPF_MAP_LOOKUP_ELEM into `value`. Returns 0, or -errno (ENOENT when absent). */

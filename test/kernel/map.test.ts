@@ -214,3 +214,88 @@ ktest("a map is reachable by id, and a bloom filter answers membership", () => {
   assert.equal(again.lookupInto(null, new Uint8Array([42, 0, 0, 0])), true);
   assert.equal(again.lookupInto(null, new Uint8Array([43, 0, 0, 0])), false);
 });
+
+ktest("deleteBatch skips absent keys and deletes every present one after them", () => {
+  using m = BpfMap.create({ type: MapType.HASH, keySize: 4, valueSize: 4, maxEntries: 16, name: "t_delbatch" });
+  m.updateBatch([1, 2, 3, 4, 5], [1, 2, 3, 4, 5]);
+  // The kernel stops a batch at the first absent key; 9 and 10 are absent, 3 and 5 come after them.
+  assert.equal(m.deleteBatch([1, 9, 3, 10, 5]), 3);
+  assert.deepEqual([...m.keys()].map((k) => decodeUint(k)).sort(), [2, 4]);
+  assert.equal(m.deleteBatch([7, 8]), 0);
+  assert.equal(m.deleteBatch([2, 4]), 2);
+  assert.equal(m.dump().length, 0);
+});
+
+ktest("numbers and bigints must fit the key or value size; raw ArrayBuffers are taken as bytes", () => {
+  using m1 = BpfMap.create({ type: MapType.ARRAY, keySize: 4, valueSize: 1, maxEntries: 1, name: "t_u8" });
+  using m2 = BpfMap.create({ type: MapType.ARRAY, keySize: 4, valueSize: 2, maxEntries: 1, name: "t_u16" });
+  using m4 = BpfMap.create({ type: MapType.ARRAY, keySize: 4, valueSize: 4, maxEntries: 1, name: "t_u32" });
+  using m8 = BpfMap.create({ type: MapType.ARRAY, keySize: 4, valueSize: 8, maxEntries: 1, name: "t_u64" });
+  const fits = (e: unknown) => e instanceof ArgumentError && /does not fit in/.test(e.message);
+  assert.throws(() => m1.update(0, 256), fits);
+  assert.throws(() => m1.update(0, -129), fits);
+  assert.throws(() => m2.update(0, 65536), fits);
+  assert.throws(() => m4.update(0, 2n ** 32n), fits);
+  assert.throws(() => m8.update(0, 2n ** 64n), fits);
+  assert.throws(() => m8.update(0, -(2n ** 63n) - 1n), fits);
+  assert.throws(() => m8.update(0, 2 ** 60), (e: unknown) => e instanceof ArgumentError && /pass a bigint/.test(e.message));
+  // Each refusal left the map unchanged.
+  assert.equal(decodeUint(m1.lookup(0)!), 0);
+  assert.equal(decodeUint(m8.lookup(0)!), 0n);
+  // In range: unsigned and signed (two's complement), as numbers and bigints.
+  m1.update(0, 255);
+  assert.equal(decodeUint(m1.lookup(0)!), 255);
+  m1.update(0, -1n);
+  assert.equal(decodeUint(m1.lookup(0)!), 255);
+  m2.update(0, 65535n);
+  assert.equal(decodeUint(m2.lookup(0)!), 65535);
+  m2.update(0, -2);
+  assert.equal(decodeUint(m2.lookup(0)!), 65534);
+  m4.update(0, 2n ** 32n - 1n);
+  assert.equal(decodeUint(m4.lookup(0)!), 0xffffffff);
+  m8.update(0, -1);
+  assert.equal(decodeUint(m8.lookup(0)!), 2n ** 64n - 1n);
+  m8.update(0, 2 ** 53 - 1);
+  assert.equal(decodeUint(m8.lookup(0)!), 2n ** 53n - 1n);
+  m4.update(new Uint32Array([0]).buffer, new Uint32Array([0xdeadbeef]).buffer);
+  assert.equal(decodeUint(m4.lookup(0)!), 0xdeadbeef);
+  assert.throws(() => m4.update(0, new ArrayBuffer(8)), (e: unknown) => e instanceof ArgumentError && /8 bytes, the map wants 4 bytes/.test(e.message));
+});
+
+ktest("batch API on per-CPU hash maps, and the fallback for map types without batch operations", () => {
+  const n = possibleCpuCount();
+  using m = BpfMap.create({ type: MapType.PERCPU_HASH, keySize: 4, valueSize: 4, maxEntries: 64, name: "t_pcpu_batch" });
+  const keys = Array.from({ length: 40 }, (_, i) => i + 1);
+  assert.equal(m.updateBatch(keys, keys.map((k) => Array.from({ length: n }, (_, cpu) => k * 1000 + cpu))), 40);
+  const seen = new Map<number, number[]>();
+  for (const b of m.lookupBatches(7)) {
+    for (let i = 0; i < b.count; i++) {
+      const k = decodeUint(b.keys.subarray(i * 4, i * 4 + 4)) as number;
+      // Each CPU's 4-byte value sits in an 8-byte slot.
+      const v = b.values.subarray(i * m.userValueSize, (i + 1) * m.userValueSize);
+      seen.set(k, Array.from({ length: n }, (_, cpu) => decodeUint(v.subarray(cpu * 8, cpu * 8 + 4)) as number));
+    }
+  }
+  assert.equal(seen.size, 40);
+  for (const k of keys) assert.deepEqual(seen.get(k), Array.from({ length: n }, (_, cpu) => k * 1000 + cpu));
+  assert.equal(m.deleteBatch(keys.slice(0, 10)), 10);
+  let drained = 0;
+  for (const b of m.lookupBatches(8, { delete: true })) drained += b.count;
+  assert.equal(drained, 30);
+  assert.equal(m.dump().length, 0);
+
+  // LPM tries have no batch operations (the kernel answers ENOTSUPP): the same calls still work.
+  using t = BpfMap.create({ type: MapType.LPM_TRIE, keySize: 8, valueSize: 4, maxEntries: 16, mapFlags: 1, name: "t_lpm_batch" });
+  const key = (len: number, a: number[]) => new Uint8Array([len, 0, 0, 0, ...a]);
+  assert.equal(t.updateBatch([key(8, [10, 0, 0, 0]), key(16, [10, 1, 0, 0]), key(24, [10, 1, 2, 0])], [8, 16, 24]), 3);
+  assert.deepEqual(t.dump().map(([, v]) => decodeUint(v)).sort((a, b) => Number(a) - Number(b)), [8, 16, 24]);
+  assert.equal(t.deleteBatch([key(16, [10, 1, 0, 0])]), 1);
+  assert.equal([...t.lookupBatches(1, { delete: true })].reduce((s, b) => s + b.count, 0), 2);
+  assert.equal(t.dump().length, 0);
+
+  // Arrays cannot delete: asking to drain one is an ArgumentError, and nothing is changed.
+  using a = BpfMap.create({ type: MapType.ARRAY, keySize: 4, valueSize: 4, maxEntries: 2, name: "t_arr_drain" });
+  a.update(1, 5);
+  assert.throws(() => [...a.lookupBatches(2, { delete: true })], (e: unknown) => e instanceof ArgumentError && /clear\(\)/.test(e.message));
+  assert.equal(decodeUint(a.lookup(1)!), 5);
+});
