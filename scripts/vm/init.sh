@@ -1,6 +1,7 @@
 #!/bin/busybox sh
 # /init of the test VM's initramfs (built by scripts/vm/run.sh). Runs as PID 1 under busybox:
-#   1. loads the virtio/9p/overlay modules listed in /early/modules.order (insmod, in order);
+#   1. loads the virtio/9p/overlay modules listed in /early/modules.order (insmod, in order; the
+#      kernel may have some built in, then run.sh leaves them out);
 #   2. mounts the host's root file system (9p tag "hostroot", read-only) under an overlay with a
 #      tmpfs upper layer, so the guest sees the host's files (node, the repository, /tmp) and can
 #      write without touching the host;
@@ -48,6 +49,9 @@ for m in $(cat /early/modules.order); do
 done
 
 mkdir -p /mnt/lower /mnt/rw "$ROOT" "$JOB"
+# msize 512000: the largest 9p message the virtio transport of 6.1 and of 6.12 accepts (6.12
+# clamps a larger one: "Limiting 'msize' to 512000 as this is the maximum supported by transport
+# virtio").
 opts=trans=virtio,version=9p2000.L,msize=512000
 mount -t 9p -o "$opts" job "$JOB" || fail "mount the job share (9p tag job)"
 . "$JOB/env" || fail "read job/env"

@@ -1,34 +1,46 @@
 #!/usr/bin/env bash
-# Runs kernel tests in a VM with Debian bookworm's distribution kernel (6.1: kprobes, BPF
-# trampolines, BPF LSM), for what the host kernel cannot do. `npm run test:vm` builds and calls it.
+# Runs kernel tests in a VM with one of Debian bookworm's distribution kernels, for what the host
+# kernel cannot do: 6.1 (the default: kprobes, BPF trampolines, BPF LSM; no CONFIG_FPROBE, so
+# kprobe.multi falls back to one kprobe per function) or 6.12 (also kprobe.multi and
+# uprobe.multi links, tcx). `npm run test:vm` builds and calls it with --all.
 #
-#   scripts/vm/run.sh                        the tests in test/vm/selection.txt
+#   scripts/vm/run.sh                        the tests in the kernel's selection file
+#   scripts/vm/run.sh --all                  both kernels, each with its selection; fails if either fails
 #   scripts/vm/run.sh FILE [--test-name-pattern=RE]...   one compiled test file instead
 #   scripts/vm/run.sh --shell                an interactive shell in the guest (Ctrl-A X quits qemu)
 #   scripts/vm/run.sh --exec 'COMMAND'       run a shell command in the guest (in the repository)
 #
 # Options:
-#   --selection FILE   selection file (default test/vm/selection.txt; format in scripts/vm/plan.mjs)
+#   --kernel SERIES    6.1 (default; env TSBPF_VM_SERIES) or 6.12
+#   --selection FILE   selection file (default test/vm/selection.txt for 6.1,
+#                      test/vm/selection-6.12.txt for 6.12; env TSBPF_VM_SELECTION; format in
+#                      scripts/vm/plan.mjs)
 #   --timeout SECS     limit for the whole VM run (default 480; env TSBPF_VM_TIMEOUT)
 #   --keep             keep the job directory (.vm/jobs/...) even when everything passed
 #   --refresh-kernel   look for a newer kernel package even when one is cached
 #   --console          copy the guest's serial console to stdout while it runs
 #
-# How: the kernel package (linux-image-6.1.0-<newest>-amd64, found with apt-cache) is fetched
-# with `apt-get download` and unpacked with `dpkg-deb -x` into .vm/kernel/<version>/ (cached; its
-# uncompressed vmlinux is extracted to boot through qemu's PVH entry, faster than the bzImage). An
-# initramfs of busybox-static, scripts/vm/init.sh and the virtio/9p/overlay modules is made with
-# busybox cpio. qemu (TCG: /dev/kvm on these machines cannot run a stock kernel) shares the host's
-# root read-only over 9p (an overlay with a tmpfs upper layer makes it writable in the guest) and
-# a job directory writable; the guest runs node's test runner on the host's node and compiled
-# tests with CI=true TSBPF_EXPECT_KPROBES=1 TSBPF_EXPECT_TRAMPOLINES=1 TSBPF_EXPECT_LSM=1, and
-# writes TAP there; scripts/vm/report.mjs prints a row per test. Exits non-zero on a failed or
-# missing test, a boot problem or a timeout. Needs root for apt-get (when something is missing).
+# How: the kernel package (6.1: linux-image-6.1.0-<newest>-amd64; 6.12:
+# linux-image-6.12.<newest>+deb12-amd64-unsigned; found with apt-cache) is fetched with
+# `apt-get download` and unpacked with `dpkg-deb -x` into .vm/kernel/<version>/ (cached; its
+# uncompressed vmlinux is extracted to boot through qemu's PVH entry, faster than the bzImage;
+# xz-compressed modules, as 6.12 ships them, are decompressed for busybox insmod/modprobe). An
+# initramfs of busybox-static, scripts/vm/init.sh and the virtio/9p/overlay modules (those the
+# kernel does not have built in) is made with busybox cpio. qemu (TCG: /dev/kvm on these machines
+# cannot run a stock kernel) shares the host's root read-only over 9p (an overlay with a tmpfs
+# upper layer makes it writable in the guest) and a job directory writable; the guest runs node's
+# test runner on the host's node and compiled tests with CI=true TSBPF_EXPECT_KPROBES=1
+# TSBPF_EXPECT_TRAMPOLINES=1 TSBPF_EXPECT_LSM=1, TSBPF_VM_SERIES=<series> and what the kernel is
+# known to have (TSBPF_EXPECT_KPROBE_MULTI, TSBPF_EXPECT_UPROBE_MULTI, TSBPF_EXPECT_TCX: 1 or 0,
+# so a test that finds another mechanism fails), and writes TAP there; scripts/vm/report.mjs
+# prints a row per test. Exits non-zero on a failed or missing test, a boot problem or a timeout.
+# Needs root for apt-get (when something is missing).
 #
-# Environment: TSBPF_VM_KERNEL (a package version such as 6.1.0-56-amd64, default the newest
-# cached one, else the newest apt knows), TSBPF_VM_MEM (MiB, default 1024: more slows the boot
-# down), TSBPF_VM_CPUS (default: host CPUs, at most 4), TSBPF_VM_TIMEOUT, TSBPF_VM_DIR (work
-# directory, default .vm in the repository). In the guest, tests also see TSBPF_VM=1.
+# Environment: TSBPF_VM_KERNEL (a package version such as 6.1.0-56-amd64 or
+# 6.12.107+deb12-amd64, default the newest cached one of the series, else the newest apt knows),
+# TSBPF_VM_MEM (MiB, default 1024: more slows the boot down), TSBPF_VM_CPUS (default: host CPUs,
+# at most 4), TSBPF_VM_TIMEOUT, TSBPF_VM_DIR (work directory, default .vm in the repository). In
+# the guest, tests also see TSBPF_VM=1.
 set -Eeuo pipefail
 trap 'echo "test:vm: error: \"$BASH_COMMAND\" failed (scripts/vm/run.sh line $LINENO)" >&2' ERR
 
@@ -36,7 +48,10 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
 HERE="$ROOT/scripts/vm"
 WORK="${TSBPF_VM_DIR:-$ROOT/.vm}"
-MODULES=(virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci 9pnet 9pnet_virtio netfs fscache 9p overlay)
+# What the guest's init needs before it can mount anything, loaded with insmod after what they
+# depend on (from modules.dep: 6.1's 9p needs netfs and fscache, 6.12's 9pnet needs netfs); a
+# module the kernel has built in (modules.builtin: 6.12's virtio) is skipped.
+MODULES=(virtio_pci 9pnet_virtio 9p overlay)
 GUEST_ENV="CI=true TSBPF_EXPECT_KPROBES=1 TSBPF_EXPECT_TRAMPOLINES=1 TSBPF_EXPECT_LSM=1 TSBPF_VM=1"
 
 say() { echo "test:vm: $*"; }
@@ -44,12 +59,16 @@ die() { echo "test:vm: error: $*" >&2; exit 2; }
 now_ms() { date +%s%3N; }
 secs() { awk -v ms="$1" 'BEGIN { printf "%.1f s", ms / 1000 }'; }
 
-shell=0 keep=0 refresh=0 console=0 exec_cmd=""
-selection="$ROOT/test/vm/selection.txt"
+shell=0 keep=0 refresh=0 console=0 all=0 exec_cmd=""
+series="${TSBPF_VM_SERIES:-6.1}"
+selection="${TSBPF_VM_SELECTION:+$(realpath "$TSBPF_VM_SELECTION")}"
 timeout_s="${TSBPF_VM_TIMEOUT:-480}"
 tests=()
 while (($#)); do
   case "$1" in
+    --all) all=1; shift; continue ;;
+    --kernel) series="${2:?--kernel needs 6.1 or 6.12}"; shift ;;
+    --kernel=*) series="${1#*=}" ;;
     --shell) shell=1 ;;
     --exec) exec_cmd="${2:?--exec needs a command}"; shift ;;
     --keep) keep=1 ;;
@@ -69,6 +88,47 @@ while (($#)); do
 done
 [[ "$timeout_s" =~ ^[0-9]+$ ]] || die "--timeout wants whole seconds, not '$timeout_s'"
 t_start=$(now_ms)
+
+# --- both kernels --------------------------------------------------------------------------------
+if ((all)); then
+  if ((shell)) || [[ -n "$exec_cmd" || -n "$selection" ]] || ((${#tests[@]})); then
+    die "--all runs each kernel's own selection: drop --selection (TSBPF_VM_SELECTION), FILE, --shell and --exec"
+  fi
+  pass=(--timeout "$timeout_s")
+  ((keep)) && pass+=(--keep)
+  ((refresh)) && pass+=(--refresh-kernel)
+  ((console)) && pass+=(--console)
+  summary=() failed=0
+  for s in 6.1 6.12; do
+    echo "test:vm: ======================================== kernel $s"
+    t0=$(now_ms) rc=0
+    # Its own process: a fresh job directory, trap and exit code per kernel.
+    TSBPF_VM_KERNEL="" bash "$0" --kernel "$s" "${pass[@]}" || rc=$?
+    ((rc == 0)) || failed=1
+    summary+=("$(printf '  %-5s %-7s %s' "$s" "$( ((rc == 0)) && echo passed || echo "FAILED($rc)")" "$(secs $(($(now_ms) - t0)))")")
+  done
+  say "per kernel (result, wall time):"
+  printf '%s\n' "${summary[@]}"
+  ((failed)) && { echo "test:vm: FAILED on at least one kernel (see its table above)" >&2; exit 1; }
+  say "all selected tests passed on both kernels; total $(secs $(($(now_ms) - t_start)))"
+  exit 0
+fi
+
+# --- the kernel series ---------------------------------------------------------------------------
+# What each series' package is called and what the guest's tests may expect from it.
+case "$series" in
+  6.1)
+    pkg_re='^linux-image-6\.1\.0-[0-9]+-amd64$' pkg_suffix="" cached_glob="6.1.0-*"
+    default_selection="$ROOT/test/vm/selection.txt"
+    # No CONFIG_FPROBE (kprobe.multi falls back to kprobes); uprobe.multi and tcx are 6.6+.
+    GUEST_ENV+=" TSBPF_VM_SERIES=6.1 TSBPF_EXPECT_KPROBE_MULTI=0 TSBPF_EXPECT_UPROBE_MULTI=0 TSBPF_EXPECT_TCX=0" ;;
+  6.12)
+    pkg_re='^linux-image-6\.12\.[0-9]+\+deb12-amd64-unsigned$' pkg_suffix="-unsigned" cached_glob="6.12.*"
+    default_selection="$ROOT/test/vm/selection-6.12.txt"
+    GUEST_ENV+=" TSBPF_VM_SERIES=6.12 TSBPF_EXPECT_KPROBE_MULTI=1 TSBPF_EXPECT_UPROBE_MULTI=1 TSBPF_EXPECT_TCX=1" ;;
+  *) die "--kernel wants 6.1 or 6.12, not '$series'" ;;
+esac
+[[ -n "$selection" ]] || selection="$default_selection"
 
 # --- tools ---------------------------------------------------------------------------------------
 apt_updated=0
@@ -96,7 +156,7 @@ NODE="$(command -v node)"
 mkdir -p "$WORK/kernel" "$WORK/jobs"
 newest_cached() {
   local d best=""
-  for d in "$WORK"/kernel/*/.complete; do
+  for d in "$WORK"/kernel/$cached_glob/.complete; do
     [[ -e "$d" ]] && best="$(basename "$(dirname "$d")")"$'\n'"$best"
   done
   printf '%s' "$best" | sed '/^$/d' | sort -V | tail -n 1
@@ -105,37 +165,49 @@ kver="${TSBPF_VM_KERNEL:-}"
 if [[ -z "$kver" ]] && ((!refresh)); then kver="$(newest_cached)"; fi
 if [[ -z "$kver" ]]; then
   apt_update
-  kver="$(apt-cache search --names-only '^linux-image-6\.1\.0-[0-9]+-amd64$' | awk '{ print $1 }' \
-    | sed 's/^linux-image-//' | sort -V | tail -n 1)"
-  [[ -n "$kver" ]] || die "apt-cache knows no linux-image-6.1.0-*-amd64 package: this needs Debian bookworm's package lists (and network)"
+  # (apt-cache search prints nothing, not an error, when the package lists are missing.)
+  kver="$(apt-cache search --names-only "$pkg_re" | awk '{ print $1 }' \
+    | sed "s/^linux-image-//; s/$pkg_suffix\$//" | sort -V | tail -n 1)"
+  [[ -n "$kver" ]] || die "apt-cache knows no package matching $pkg_re: this needs Debian bookworm's package lists (and network)"
 fi
 KDIR="$WORK/kernel/$kver"
 fetch_kernel() { # into $KDIR, atomically: unpacked in a temporary directory, then renamed
-  say "fetching the kernel package linux-image-$kver"
+  say "fetching the kernel package linux-image-$kver$pkg_suffix"
   local t0 tmp deb vmlinuz off
   t0=$(now_ms)
   tmp="$(mktemp -d "$WORK/kernel/.fetch.XXXXXX")"
   trap 'rm -rf "$tmp"' EXIT
   # apt-get download writes into the current directory (as root it warns that _apt cannot).
-  local get='apt-get download -q "linux-image-$kver" 2>&1 | grep -v unsandboxed >&2; exit "${PIPESTATUS[0]}"'
-  if ! (cd "$tmp" && kver="$kver" bash -c "$get"); then
+  local get='apt-get download -q "$pkg" 2>&1 | grep -v unsandboxed >&2; exit "${PIPESTATUS[0]}"'
+  if ! (cd "$tmp" && pkg="linux-image-$kver$pkg_suffix" bash -c "$get"); then
     apt_update
-    (cd "$tmp" && kver="$kver" bash -c "$get") \
-      || die "could not download linux-image-$kver (no network, or no such package): the VM tests cannot run"
+    (cd "$tmp" && pkg="linux-image-$kver$pkg_suffix" bash -c "$get") \
+      || die "could not download linux-image-$kver$pkg_suffix (no network, or no such package): the VM tests cannot run"
   fi
   deb="$(ls "$tmp"/*.deb)"
   dpkg-deb -x "$deb" "$tmp/root" || die "dpkg-deb -x $deb failed"
   rm -f "$deb"
   vmlinuz="$tmp/root/boot/vmlinuz-$kver"
   [[ -f "$vmlinuz" ]] || die "the package has no boot/vmlinuz-$kver"
-  # The bzImage carries the kernel as an XZ stream; the uncompressed ELF boots through qemu's
-  # PVH entry, about 2 s faster under TCG. The bzImage stays the fallback.
-  off="$(LC_ALL=C grep -obUaP '\xfd7zXZ\x00' "$vmlinuz" | head -n 1 | cut -d: -f1 || true)"
-  # (busybox's xz cannot decode the kernel's x86 BCJ filter: this needs xz-utils.)
-  if [[ -n "$off" ]] && command -v xz >/dev/null; then
-    tail -c +"$((off + 1))" "$vmlinuz" | xz -dc > "$tmp/root/vmlinux" 2>/dev/null || true
-    head -c 4 "$tmp/root/vmlinux" | grep -q ELF || rm -f "$tmp/root/vmlinux"
-  fi
+  # The bzImage carries the kernel as an XZ (6.1) or zstd (6.12) stream; the uncompressed ELF
+  # boots through qemu's PVH entry, about 2 s faster under TCG. The bzImage stays the fallback.
+  # (busybox's xz cannot decode the kernel's x86 BCJ filter: this needs xz-utils, or zstd.)
+  local magic tool
+  for magic in '\xfd7zXZ\x00:xz' '\x28\xb5\x2f\xfd:zstd'; do
+    tool="${magic##*:}"
+    command -v "$tool" >/dev/null || continue
+    off="$(LC_ALL=C grep -obUaP "${magic%:*}" "$vmlinuz" | head -n 1 | cut -d: -f1 || true)"
+    [[ -n "$off" ]] || continue
+    # (zstd complains about the bytes after its frame: the output is complete all the same.)
+    tail -c +"$((off + 1))" "$vmlinuz" | "$tool" -dc > "$tmp/root/vmlinux" 2>/dev/null || true
+    if head -c 4 "$tmp/root/vmlinux" | grep -q ELF; then break; fi
+    rm -f "$tmp/root/vmlinux"
+  done
+  # 6.12 ships its modules xz-compressed; busybox insmod/modprobe want them plain.
+  local xzd=(xz -d)
+  command -v xz >/dev/null || xzd=(busybox unxz)
+  find "$tmp/root/lib/modules/$kver" -name '*.ko.xz' -print0 | xargs -0 -r -n 64 -P "$(nproc)" "${xzd[@]}" \
+    || die "could not decompress the kernel's modules (${xzd[*]})"
   # modules.dep for busybox modprobe in the guest (the package leaves depmod to its postinst).
   busybox depmod -b "$tmp/root" "$kver" || die "busybox depmod failed"
   touch "$tmp/root/.complete"
@@ -209,11 +281,25 @@ cp "$HERE/init.sh" "$ird/init"
 chmod 755 "$ird/init"
 cp "$KDIR/boot/config-$kver" "$ird/config"
 : > "$ird/early/modules.order"
+moddir="$KDIR/lib/modules/$kver"
+declare -A mod_added=()
+add_module() { # $1: a path relative to $moddir (kernel/.../x.ko); its dependencies first
+  local rel="$1" dep name
+  [[ -n "${mod_added[$rel]:-}" ]] && return 0
+  mod_added[$rel]=1
+  for dep in $(awk -v m="$rel:" '$1 == m { $1 = ""; print; exit }' "$moddir/modules.dep"); do add_module "$dep"; done
+  name="$(basename "$rel" .ko)"
+  [[ -f "$moddir/$rel" ]] || die "module $rel (needed for the VM's 9p root) is not in linux-image-$kver"
+  cp "$moddir/$rel" "$ird/early/$name.ko"
+  echo "$name" >> "$ird/early/modules.order"
+}
 for m in "${MODULES[@]}"; do
-  ko="$(find "$KDIR/lib/modules/$kver/kernel" -name "$m.ko" -print -quit)"
-  [[ -n "$ko" ]] || die "module $m.ko is not in linux-image-$kver"
-  cp "$ko" "$ird/early/$m.ko"
-  echo "$m" >> "$ird/early/modules.order"
+  rel="$(awk -v m="/$m.ko:" 'substr($1, length($1) - length(m) + 1) == m { sub(/:$/, "", $1); print $1; exit }' "$moddir/modules.dep")"
+  if [[ -z "$rel" ]]; then
+    grep -q "/$m\.ko\$" "$moddir/modules.builtin" 2>/dev/null && continue
+    die "module $m.ko is neither in linux-image-$kver nor built into it"
+  fi
+  add_module "$rel"
 done
 (cd "$ird" && find . | LC_ALL=C sort | busybox cpio -o -H newc 2>/dev/null) > "$JOB/initramfs.cpio" \
   || die "busybox cpio failed"

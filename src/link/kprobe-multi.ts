@@ -95,7 +95,16 @@ export function attachKprobeMulti(prog: Program, funcs: string | string[], opts:
       multiError = e;
     }
   }
-  // Fallback: one kprobe per function.
+  // Fallback: one kprobe per function. A program loaded as kprobe.multi reads its cookie from the
+  // kprobe.multi link, which the fallback does not have: the kernel would hand it 0 every time.
+  if (opts.cookies && prog.expectedAttachType === AttachType.TRACE_KPROBE_MULTI) {
+    throw new NotSupportedError(`cookies for ${kind} (attaching to ${label})`, {
+      kernelConfig: "CONFIG_FPROBE",
+      minimumKernel: "5.18",
+      hint: `the kernel refused the kprobe.multi link (${(multiError as Error | undefined)?.message ?? "unknown reason"}), and a program loaded as kprobe.multi cannot read cookies through the one-kprobe-per-function fallback. Load it with SEC("kprobe/...") (then each kprobe gets its cookie), or attach without cookies`,
+      cause: multiError,
+    });
+  }
   let links: Link[];
   try {
     links = attachEach(names, (n, i) => attachKprobe(prog, n, { retprobe: opts.retprobe, cookie: opts.cookies?.[i] }));

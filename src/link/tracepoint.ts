@@ -8,7 +8,7 @@
  * ```
  */
 import { readFileSync, existsSync } from "node:fs";
-import { ArgumentError, BpfError, Errno } from "../errors.js";
+import { ArgumentError, BpfError, Errno, NotSupportedError } from "../errors.js";
 import { linkCreate } from "../sys/bpf.js";
 import { tracefs } from "../sys/fs.js";
 import { PerfIoctl, PerfType, perfEventOpen, perfIoctl } from "../sys/perf.js";
@@ -61,6 +61,15 @@ function attachToPerfFd(prog: Program, perf: FD, kind: string, target: string, c
     }, `${kind} ${target}`);
     return { linkFd, how: "bpf_link(perf_event)" };
   } catch (e) {
+    if (cookie && isLinkUnsupported(e)) {
+      // PERF_EVENT_IOC_SET_BPF has no cookie: the program would read 0, not what it was given.
+      perf.close();
+      throw new NotSupportedError(`a BPF cookie on ${kind} ${target}`, {
+        minimumKernel: "5.15",
+        hint: `the kernel refused a perf_event bpf_link for program ${prog.name} (${(e as Error).message}), and the older attach (PERF_EVENT_IOC_SET_BPF) cannot carry a cookie; attach without one`,
+        cause: e,
+      });
+    }
     if (!isLinkUnsupported(e)) {
       perf.close();
       if ((e as { errno?: number }).errno === Errno.EACCES && kind === "tracepoint") {

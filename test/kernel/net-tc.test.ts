@@ -33,6 +33,9 @@ ktest("auto mechanism: tcx links where the kernel has them (6.6+), else clsact +
   using obj = await tcObj();
   const counts = obj.maps.counts!;
   const tcx = kernelHasTcx();
+  // The VM runner knows its kernels (TSBPF_EXPECT_TCX: 1 on 6.12, 0 on 6.1): a wrong probe fails.
+  const known = process.env.TSBPF_EXPECT_TCX;
+  if (known === "1" || known === "0") assert.equal(tcx, known === "1", `tcx probe vs TSBPF_EXPECT_TCX=${known}`);
   console.log(`# this kernel ${tcx ? "has" : "lacks"} tcx: expecting ${tcx ? "bpf_link(tcx)" : "the netlink fallback"}`);
   {
     using ingress = attachTc(obj.programs.tc_count_ingress!, veth.hostIf, { direction: "ingress" });
