@@ -28,6 +28,7 @@ import { Btf } from "../btf/btf.js";
 import { loadKernelBtf, loadModuleBtf } from "../btf/kernel.js";
 import { Cmd, getFdById, getNextId, linkCreate, objGetInfoByFd, pointerTo, rawTracepointOpen, cstringAt } from "../sys/bpf.js";
 import { FD } from "../sys/fd.js";
+import { missingCapabilities } from "../sys/caps.js";
 import { AttachType, ProgramType } from "../spec/kernel-enums.js";
 import type { ProgramSpec } from "../spec/types.js";
 import { Program as ProgramClass, readProgramInfo, type Program } from "../prog/program.js";
@@ -267,14 +268,8 @@ let capsCache: boolean | undefined;
 /** True when the process has CAP_SYS_ADMIN, or CAP_BPF and CAP_PERFMON: an EPERM is then not about privileges. */
 export function hasTracingPrivileges(): boolean {
   if (capsCache !== undefined) return capsCache;
-  try {
-    const m = /^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync("/proc/self/status", "utf8"));
-    const caps = m ? BigInt(`0x${m[1]}`) : 0n;
-    const has = (bit: number) => (caps >> BigInt(bit)) & 1n;
-    capsCache = has(21) === 1n || (has(39) === 1n && has(38) === 1n);
-  } catch {
-    capsCache = process.getuid?.() === 0;
-  }
+  const missing = missingCapabilities(["CAP_BPF", "CAP_PERFMON"]);
+  capsCache = missing === undefined ? process.getuid?.() === 0 : missing.length === 0;
   return capsCache;
 }
 
